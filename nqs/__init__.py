@@ -1,0 +1,41 @@
+"""nqs: neural quantum states for quantum spin systems, by variational Monte Carlo on JAX.
+
+    import nqs
+    H = nqs.Heisenberg(nqs.Square(4, 4, pbc=True))      # J = 1, S.S units, Marshall sign rule
+    result = nqs.ground_state(H, nqs.RBM(alpha=1), n_samples=1024, steps=300, seed=0, out="run.h5")
+    result.energy_per_site, result.error, result.history
+
+Energies are per site in units of J with S = sigma/2; NetKet's Heisenberg reports 4x these.
+"""
+
+import os as _os
+
+# XLA's CPU thread pool spins after each GEMM; OpenBLAS threads under the LAPACK calls that jax makes
+# (Cholesky in SR) would then fight it for the cores and triple the cost of a solve. One BLAS thread
+# is the fast choice for the small dense systems of VMC. Only a default: the user's setting wins, and
+# it must be set before numpy/scipy are first imported.
+_os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import jax as _jax  # noqa: E402
+
+# float64 / complex128 by default: the tests compare with exact answers to 1e-10
+_jax.config.update("jax_enable_x64", True)
+
+from .exact import MAX_ED_SITES, ground_state_energy  # noqa: E402
+from .hamiltonian import NETKET_UNIT, Heisenberg  # noqa: E402
+from .io import NQSFileError, load  # noqa: E402
+from .lattice import Square, parse_lattice  # noqa: E402
+from .models import RBM, RBMSymm  # noqa: E402
+from .references import reference_energy  # noqa: E402
+from .sampler import Metropolis, SamplerState  # noqa: E402
+from .sr import SR  # noqa: E402
+from .stats import statistics  # noqa: E402
+from .vmc import VMC, Result, VMCState, ground_state  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Heisenberg", "MAX_ED_SITES", "Metropolis", "NETKET_UNIT", "NQSFileError", "RBM", "RBMSymm", "Result",
+    "SR", "SamplerState", "Square", "VMC", "VMCState", "ground_state", "ground_state_energy", "load",
+    "parse_lattice", "reference_energy", "statistics",
+]

@@ -1,0 +1,245 @@
+"""HDF5 results: one file per run, written as the run goes, read back as plain NumPy objects.
+
+Layout (``schema_version`` 1; energies per site in units of J with S = sigma/2):
+
+    /                      attrs: schema_version, nqs_version, versions (JSON), command_line,
+                           created, energy_unit, config (JSON of the last run written)
+    /system                attrs: lattice, Lx, Ly, pbc, J, marshall_sign, n_sites; datasets bonds,
+                           sublattice
+    /runs/<name>/          attrs: config (JSON), seed, n_params, n_samples, status
+                           ("running" | "finished"), final energy_per_site, error, variance,
+                           v_score, wall_time, exact_energy_per_site (when known)
+    /runs/<name>/history/  one extendible dataset per column (energy_per_site, error_per_site,
+                           variance, v_score, tau, rhat, acceptance, step_time), one row per
+                           step, flushed every step
+    /runs/<name>/params/   the final parameters, one dataset per leaf of the pytree
+    /baselines/ed          attrs: energy_per_site (when an exact energy is known)
+
+A run that is killed leaves every completed step readable; ``status`` stays "running".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import h5py
+import numpy as np
+
+SCHEMA_VERSION = 1
+ENERGY_UNIT = "J per site, H = J sum_<ij> S_i.S_j with S = sigma/2 (NetKet's Heisenberg reports 4x)"
+
+
+class NQSFileError(ValueError):
+    """A file that is not a readable nqs result (missing, truncated, foreign or another schema)."""
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("nqs", "jax", "jaxlib", "optax", "numpy", "scipy", "h5py", "netket"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _json(obj) -> str:
+    return json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o), sort_keys=True)
+
+
+class RunWriter:
+    """Writes one run into an HDF5 file: refuses to overwrite, appends and flushes history every step."""
+
+    def __init__(self, path, *, force: bool, config: dict, hamiltonian, name: str = "main", command_line=None):
+        path = os.fspath(path)
+        if os.path.exists(path) and not force:
+            raise FileExistsError(f"{path} already exists; choose another output file or pass force=True (--force)")
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise ValueError(f"cannot write {path}: the directory {directory} does not exist")
+        if not os.access(directory, os.W_OK):
+            raise ValueError(f"cannot write {path}: the directory {directory} is not writable")
+        self.path = path
+        self.name = name
+        self.config = config
+        self.hamiltonian = hamiltonian
+        self.command_line = command_line if command_line is not None else " ".join(sys.argv)
+        self.file = None
+        self.rows = 0
+
+    def start(self, n_params: int, exact: float | None = None):
+        self.file = h5py.File(self.path, "w")
+        f = self.file
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["nqs_version"] = versions()["nqs"] or "unknown"
+        f.attrs["versions"] = _json(versions())
+        f.attrs["command_line"] = self.command_line
+        f.attrs["created"] = datetime.now(timezone.utc).isoformat()
+        f.attrs["energy_unit"] = ENERGY_UNIT
+        f.attrs["config"] = _json(self.config)
+        write_system(f, self.hamiltonian)
+        run = f.create_group(f"runs/{self.name}")
+        run.attrs["config"] = _json(self.config)
+        run.attrs["seed"] = self.config.get("seed", -1)
+        run.attrs["n_params"] = n_params
+        run.attrs["n_samples"] = self.config.get("n_samples", -1)
+        run.attrs["status"] = "running"
+        run.attrs["energy_unit"] = ENERGY_UNIT
+        if exact is not None:
+            run.attrs["exact_energy_per_site"] = exact
+            ed = f.require_group("baselines/ed")
+            ed.attrs["energy_per_site"] = exact
+            ed.attrs["energy_unit"] = ENERGY_UNIT
+        hist = run.create_group("history")
+        from .vmc import HISTORY_COLUMNS
+
+        for c in HISTORY_COLUMNS:
+            hist.create_dataset(c, shape=(0,), maxshape=(None,), dtype="f8", chunks=(256,))
+        f.flush()
+
+    def append(self, info: dict):
+        hist = self.file[f"runs/{self.name}/history"]
+        n = self.rows + 1
+        for c in hist:
+            hist[c].resize((n,))
+            hist[c][n - 1] = info[c]
+        self.rows = n
+        self.file.flush()
+
+    def finish(self, result):
+        run = self.file[f"runs/{self.name}"]
+        params = run.create_group("params")
+        _write_tree(params, result.params)
+        for k in ("energy_per_site", "error", "variance", "v_score", "wall_time"):
+            run.attrs[k] = float(getattr(result, k))
+        run.attrs["status"] = "finished"
+        self.file.flush()
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def write_system(f, hamiltonian):
+    lat = hamiltonian.lattice
+    g = f.require_group("system")
+    g.attrs.update(
+        {"lattice": lat.name, "Lx": lat.Lx, "Ly": lat.Ly, "pbc": lat.pbc, "n_sites": lat.n_sites,
+         "J": hamiltonian.J, "marshall_sign": hamiltonian.marshall_sign, "model": "heisenberg"}
+    )
+    for key, value in (("bonds", lat.bonds), ("sublattice", lat.sublattice)):
+        if key in g:
+            del g[key]
+        g.create_dataset(key, data=value)
+
+
+def _write_tree(group, tree):
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            if isinstance(v, dict):
+                _write_tree(group.create_group(k), v)
+            else:
+                group.create_dataset(k, data=np.asarray(v))
+    else:
+        group.create_dataset("value", data=np.asarray(tree))
+
+
+def _read_tree(group) -> dict:
+    return {k: (_read_tree(v) if isinstance(v, h5py.Group) else v[()]) for k, v in group.items()}
+
+
+@dataclass
+class RunRecord:
+    """One run read back from a file: config, history columns, final values and parameters."""
+
+    name: str
+    config: dict
+    history: dict
+    attrs: dict
+    params: dict | None = None
+
+    @property
+    def energy_per_site(self):
+        return self.attrs.get("energy_per_site")
+
+    @property
+    def error(self):
+        return self.attrs.get("error")
+
+    @property
+    def finished(self) -> bool:
+        return self.attrs.get("status") == "finished"
+
+
+@dataclass
+class Results:
+    """A whole nqs HDF5 file as plain Python/NumPy objects."""
+
+    path: str
+    attrs: dict
+    system: dict
+    runs: dict = field(default_factory=dict)
+    baselines: dict = field(default_factory=dict)
+
+
+def _attrs(obj) -> dict:
+    out = {}
+    for k, v in obj.attrs.items():
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out
+
+
+def load(path) -> Results:
+    """Read an nqs HDF5 file (finished, running or killed) into plain objects.
+
+    Raises:
+        NQSFileError: the file is missing, not HDF5, not written by nqs, or of another schema.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise NQSFileError(f"{path}: no such file")
+    try:
+        f = h5py.File(path, "r")
+    except Exception as exc:  # h5py raises OSError and others on truncated or foreign bytes
+        raise NQSFileError(f"{path} is not a readable HDF5 file ({type(exc).__name__}: {exc})") from None
+    try:
+        with f:
+            attrs = _attrs(f)
+            if "schema_version" not in attrs:
+                raise NQSFileError(f"{path} is an HDF5 file but was not written by nqs (no schema_version)")
+            if attrs["schema_version"] != SCHEMA_VERSION:
+                raise NQSFileError(
+                    f"{path} has schema version {attrs['schema_version']}, this nqs reads version {SCHEMA_VERSION}"
+                )
+            system = _attrs(f["system"]) if "system" in f else {}
+            if "system" in f:
+                system.update({k: v[()] for k, v in f["system"].items()})
+            runs = {}
+            for name, g in f.get("runs", {}).items():
+                hist = g.get("history")
+                history = {c: hist[c][()] for c in hist} if hist is not None else {}
+                if history:
+                    n = min(len(v) for v in history.values())  # a row is complete when every column has it
+                    history = {c: v[:n] for c, v in history.items()}
+                ra = _attrs(g)
+                runs[name] = RunRecord(
+                    name=name, config=json.loads(ra.get("config", "{}")), history=history, attrs=ra,
+                    params=_read_tree(g["params"]) if "params" in g else None,
+                )
+            baselines = {k: _attrs(v) for k, v in f.get("baselines", {}).items()}
+            return Results(path=path, attrs=attrs, system=system, runs=runs, baselines=baselines)
+    except NQSFileError:
+        raise
+    except Exception as exc:
+        raise NQSFileError(f"{path} is damaged or incomplete ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,75 @@
+"""The one protocol every ansatz follows, and the generic (full re-evaluation) fast path.
+
+An ansatz is a small frozen dataclass (hashable, so it can be a static argument of ``jax.jit``)
+with pure functions over a parameter pytree. All functions act on ONE configuration
+``sigma`` of shape (N,); the engine ``vmap``s them over chains and samples.
+
+- ``init(key, n_sites) -> params``
+- ``log_psi(params, sigma) -> complex``: log of the amplitude, phase included.
+- ``tables(params) -> tables``: per-step precomputation shared by every chain and sample
+  (parameters, exponentials of weights, symmetrised weights ...). Computed once per VMC step.
+- ``cache(tables, sigma) -> cache``: per-configuration state that makes ratios cheap
+  (the RBM's look-up table theta = b + W^T sigma).
+- ``propose(tables, sigma, cache, flips) -> (log_ratio, new_cache)``: log psi(sigma')/psi(sigma)
+  and the updated cache, where sigma' flips the K sites ``flips`` (shape (K,)).
+- ``log_ratio(tables, sigma, cache, flips) -> (B,)``: the same for B flip sets (shape (B, K)).
+- ``log_derivatives(params, tables, sigma, cache) -> (P,)``: O_k = d log psi / d theta_k, flattened
+  in the order of ``jax.flatten_util.ravel_pytree(params)``.
+- ``log_derivative_blocks(params, tables, sigmas, caches)``: the same for a batch, as column blocks
+  that SR can use without forming O (the RBM's O_W = sigma t^T is an outer product).
+
+``GenericModel`` implements the last four from ``log_psi`` alone by full re-evaluation and
+automatic differentiation: the fallback for ansätze without look-up tables, and the way NetKet
+does every ratio.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
+
+
+def flip(sigma, flips):
+    """sigma with the sites in ``flips`` (shape (K,)) reversed."""
+    return sigma.at[flips].multiply(-1)
+
+
+def is_complex_params(params) -> bool:
+    return any(jnp.iscomplexobj(leaf) for leaf in jax.tree_util.tree_leaves(params))
+
+
+class GenericModel:
+    """Fast-path interface by full re-evaluation (cache = log psi); subclasses give ``log_psi``."""
+
+    def tables(self, params):
+        return params
+
+    def cache(self, tables, sigma):
+        return self.log_psi(tables, sigma)
+
+    def propose(self, tables, sigma, cache, flips):
+        new = self.log_psi(tables, flip(sigma, flips))
+        return new - cache, new
+
+    def log_ratio(self, tables, sigma, cache, flips):
+        return jax.vmap(lambda f: self.propose(tables, sigma, cache, f)[0])(flips)
+
+    def log_derivatives(self, params, tables, sigma, cache):
+        if is_complex_params(params):
+            grads = jax.grad(self.log_psi, holomorphic=True)(params, sigma)
+        else:
+            # real parameters, possibly complex log psi: differentiate real and imaginary parts
+            re = jax.grad(lambda p: jnp.real(self.log_psi(p, sigma)))(params)
+            im = jax.grad(lambda p: jnp.imag(self.log_psi(p, sigma)))(params)
+            grads = jax.tree_util.tree_map(lambda r, i: r + 1j * i, re, im)
+        return ravel_pytree(grads)[0]
+
+    def log_derivative_blocks(self, params, tables, sigmas, caches):
+        """O for a batch (Ns, N) of configurations as column blocks (see ``sr.natural_gradient``)."""
+        O = jax.vmap(self.log_derivatives, in_axes=(None, None, 0, 0))(params, tables, sigmas, caches)
+        return [("dense", O)]
+
+    def n_params(self, n_sites: int) -> int:
+        params = self.init(jax.random.PRNGKey(0), n_sites)
+        return int(ravel_pytree(params)[0].size)

@@ -1,0 +1,209 @@
+"""Restricted Boltzmann machines of Carleo & Troyer, Science 355, 602 (2017), with look-up tables.
+
+    log psi(sigma) = sum_i a_i sigma_i + sum_k log cosh(theta_k),   theta = b + W^T sigma,
+
+with M = alpha N hidden units and complex parameters (the hidden layer traced out; the constant
+factor 2^M of Pi_k 2 cosh is dropped, as in NetKet's ``RBM``).
+
+Fast updates (Carleo & Troyer, supplementary App. C): the look-up table is the cache, kept as
+t = tanh(theta). Flipping the sites F changes theta by delta_k = -2 sum_{i in F} W_ik sigma_i, and
+
+    cosh(theta_k + delta_k) / cosh(theta_k) = [(1 + t_k) e^{delta_k} + (1 - t_k) e^{-delta_k}] / 2,
+
+The factors e^{+-delta_k} are products over the flipped sites of the tables exp(+-2 W_ik), computed
+once per step, and an accepted move updates the cache by the addition theorem
+tanh(theta + delta) = (t + tanh delta) / (1 + t tanh delta), so a proposal costs O(|F| M)
+multiplications and no transcendental function per hidden unit. The log of the product over k gives log psi(sigma')/psi(sigma)
+(its imaginary part modulo 2 pi, which no observable sees).
+
+Log-derivatives in closed form: O_a = sigma, O_b = t, O_W = sigma t^T.
+
+``RBMSymm`` (Carleo & Troyer, App. E) ties the weights by the lattice translations T_t:
+alpha filters W_f, hidden units (f, t) with theta_{f,t} = b_f + sum_j W_{f j} sigma_{T_t(j)} and a
+single visible bias. It expands to a dense RBM (the same fast path) and contracts the
+log-derivatives back: O_{W_f j} = sum_t t_{f,t} sigma_{T_t(j)}, O_{b_f} = sum_t t_{f,t},
+O_a = sum_i sigma_i.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from ..lattice import Square
+from .base import GenericModel
+
+
+def _check_alpha(alpha):
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+        raise TypeError(f"alpha must be a number, got {alpha!r}")
+    if not alpha > 0:
+        raise ValueError(f"alpha (hidden-unit density M/N) must be > 0, got {alpha}")
+
+
+def _check_dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.complex128), np.dtype(np.complex64), np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be complex128, complex64, float64 or float32, got {dtype}")
+    return dtype
+
+
+def _normal(key, shape, dtype, scale):
+    if np.issubdtype(dtype, np.complexfloating):
+        kr, ki = jax.random.split(key)
+        real = np.dtype(dtype).type(0).real.dtype
+        return (scale * (jax.random.normal(kr, shape, real) + 1j * jax.random.normal(ki, shape, real))).astype(dtype)
+    return (scale * jax.random.normal(key, shape, dtype)).astype(dtype)
+
+
+class _LookupRBM(GenericModel):
+    """Fast path shared by RBM and RBMSymm: tables hold the dense a, b, W and exp(+-2W)."""
+
+    def dense(self, params):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def tables(self, params):
+        a, b, W = self.dense(params)
+        return {"a": a, "b": b, "W": W, "exp2W": jnp.exp(2 * W), "expm2W": jnp.exp(-2 * W)}
+
+    def log_psi(self, params, sigma):
+        a, b, W = self.dense(params)
+        theta = b + sigma.astype(W.dtype) @ W
+        return jnp.sum(a * sigma) + jnp.sum(_log_cosh(theta))
+
+    def cache(self, tables, sigma):
+        return jnp.tanh(tables["b"] + sigma.astype(tables["W"].dtype) @ tables["W"])
+
+    def _factors(self, tables, sigma, t, flips):
+        """e^{delta}, e^{-delta} (products of the exp(+-2W) tables) and the cosh ratios, per flip set."""
+        s = sigma[flips]  # (..., K)
+        up = (s > 0)[..., None]
+        e_plus = jnp.prod(jnp.where(up, tables["expm2W"][flips], tables["exp2W"][flips]), axis=-2)
+        e_minus = jnp.prod(jnp.where(up, tables["exp2W"][flips], tables["expm2W"][flips]), axis=-2)
+        factor = 0.5 * ((1 + t) * e_plus + (1 - t) * e_minus)
+        log_r = -2 * jnp.sum(tables["a"][flips] * s, axis=-1) + jnp.log(jnp.prod(factor, axis=-1))
+        return e_plus, e_minus, log_r
+
+    def propose(self, tables, sigma, cache, flips):
+        e_plus, e_minus, log_r = self._factors(tables, sigma, cache, flips)
+        # tanh(theta + delta) by the addition theorem: no transcendental function per hidden unit
+        tau = (e_plus - e_minus) / (e_plus + e_minus)
+        return log_r, (cache + tau) / (1 + cache * tau)
+
+    def log_ratio(self, tables, sigma, cache, flips):
+        return self._factors(tables, sigma, cache, flips)[2]
+
+
+def _log_cosh(x):
+    # log cosh x = |Re x| + log(1 + e^{-2 sgn(Re x) x}) - log 2, stable for large |Re x|
+    sgn = jnp.where(jnp.real(x) < 0, -1.0, 1.0)
+    y = sgn * x
+    return y + jnp.log1p(jnp.exp(-2 * y)) - jnp.log(2.0)
+
+
+@dataclass(frozen=True)
+class RBM(_LookupRBM):
+    """Carleo–Troyer RBM: visible bias a (N), hidden bias b (M = alpha N), weights W (N, M).
+
+    Args:
+        alpha: hidden-unit density M/N (> 0).
+        dtype: parameter dtype; complex128 (default) as in Carleo & Troyer, float64 for a
+            positive wavefunction (with the Marshall sign rule).
+        scale: standard deviation of the random initial parameters.
+    """
+
+    alpha: float = 1
+    dtype: str = "complex128"
+    scale: float = 0.01
+
+    def __post_init__(self):
+        _check_alpha(self.alpha)
+        object.__setattr__(self, "dtype", str(_check_dtype(self.dtype)))
+
+    def n_hidden(self, n_sites: int) -> int:
+        return max(1, int(round(self.alpha * n_sites)))
+
+    def init(self, key, n_sites: int):
+        M = self.n_hidden(n_sites)
+        ka, kb, kw = jax.random.split(key, 3)
+        dt = np.dtype(self.dtype)
+        return {
+            "a": _normal(ka, (n_sites,), dt, self.scale),
+            "b": _normal(kb, (M,), dt, self.scale),
+            "W": _normal(kw, (n_sites, M), dt, self.scale),
+        }
+
+    def dense(self, params):
+        return params["a"], params["b"], params["W"]
+
+    def log_derivatives(self, params, tables, sigma, cache):
+        t = cache
+        s = sigma.astype(t.dtype)
+        # same order as ravel_pytree(params): keys sorted W, a, b
+        return ravel_pytree({"W": jnp.outer(s, t), "a": s, "b": t})[0]
+
+    def log_derivative_blocks(self, params, tables, sigmas, caches):
+        s = sigmas.astype(caches.dtype)
+        return [("outer", s, caches), ("dense", s), ("dense", caches)]  # ravel order: W, a, b
+
+
+@dataclass(frozen=True)
+class RBMSymm(_LookupRBM):
+    """Translation-invariant RBM (Carleo & Troyer App. E): alpha filters over the lattice translations.
+
+    Args:
+        lattice: the ``Square`` lattice whose translations tie the weights.
+        alpha: number of filters (hidden-unit density; M = alpha N hidden units).
+        dtype, scale: as for ``RBM``.
+    """
+
+    lattice: Square
+    alpha: int = 1
+    dtype: str = "complex128"
+    scale: float = 0.01
+
+    def __post_init__(self):
+        _check_alpha(self.alpha)
+        if not isinstance(self.lattice, Square):
+            raise TypeError("RBMSymm: lattice must be an nqs.Square (its translations tie the weights)")
+        if int(self.alpha) != self.alpha:
+            raise ValueError(f"RBMSymm: alpha counts filters and must be an integer, got {self.alpha}")
+        object.__setattr__(self, "alpha", int(self.alpha))
+        object.__setattr__(self, "dtype", str(_check_dtype(self.dtype)))
+
+    def init(self, key, n_sites: int):
+        if n_sites != self.lattice.n_sites:
+            raise ValueError(f"RBMSymm built for {self.lattice.n_sites} sites, asked for {n_sites}")
+        ka, kb, kw = jax.random.split(key, 3)
+        dt = np.dtype(self.dtype)
+        return {
+            "a": _normal(ka, (1,), dt, self.scale),
+            "b": _normal(kb, (self.alpha,), dt, self.scale),
+            "W": _normal(kw, (self.alpha, n_sites), dt, self.scale),
+        }
+
+    @property
+    def _inverse_translations(self):
+        T = self.lattice.translations
+        return np.argsort(T, axis=1).astype(np.int32)  # Tinv[t, i] = j with T[t, j] = i
+
+    def dense(self, params):
+        N = self.lattice.n_sites
+        n_t = self.lattice.translations.shape[0]
+        Tinv = jnp.asarray(self._inverse_translations)
+        # W_dense[i, (f, t)] = W[f, Tinv[t, i]]
+        W = params["W"][:, Tinv]  # (alpha, n_t, N)
+        W = jnp.transpose(W, (2, 0, 1)).reshape(N, self.alpha * n_t)
+        a = jnp.broadcast_to(params["a"], (N,))
+        b = jnp.repeat(params["b"], n_t)
+        return a, b, W
+
+    def log_derivatives(self, params, tables, sigma, cache):
+        n_t = self.lattice.translations.shape[0]
+        t = cache.reshape(self.alpha, n_t)
+        s_t = sigma[jnp.asarray(self.lattice.translations)].astype(t.dtype)  # (n_t, N): sigma[T[t, j]]
+        return ravel_pytree({"W": t @ s_t, "a": jnp.sum(sigma).astype(t.dtype)[None], "b": jnp.sum(t, axis=1)})[0]

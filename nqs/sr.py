@@ -1,0 +1,240 @@
+"""Stochastic reconfiguration (Sorella 1998; Carleo & Troyer 2017): the natural-gradient direction.
+
+With centred log-derivatives X = (O - <O>) / sqrt(Ns) and centred local energies
+eps = (E_loc - <E_loc>) / sqrt(Ns),
+
+    S = X^H X,   F = X^H eps,   delta = (S + D)^{-1} F,   theta <- theta - eta delta,
+
+where D is diagonal: a constant shift ``diag_shift`` plus, optionally, Carleo & Troyer's schedule
+lambda(p) S_kk with lambda(p) = max(lambda_0 b^p, lambda_min) (lambda_0 = 100, b = 0.9,
+lambda_min = 1e-4) at optimisation step p.
+
+Three solvers give the same delta:
+
+- ``"dense"``: builds the P x P matrix S; best when the parameters are fewer than the samples.
+- ``"kernel"`` (minSR, Chen & Heyl, Nat. Phys. 20, 1476 (2024); Rende et al., Commun. Phys. 7, 260
+  (2024)): the push-through identity delta = D^{-1} X^H (X D^{-1} X^H + 1)^{-1} eps solves an
+  Ns x Ns system; best when the samples are fewer than the parameters.
+- ``"cg"``: conjugate gradient with the matrix-free product S v = X^H (X v); memory O(Ns P), for
+  when both are large.
+
+``"auto"`` (default) picks dense when P <= Ns, kernel when Ns < P, and CG when the smaller of the two
+exceeds ``max_dense``. With real parameters S and F are the real parts; the solvers then work on
+the real matrix [Re X; Im X].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+SOLVERS = ("auto", "dense", "kernel", "cg")
+
+
+@dataclass(frozen=True)
+class SR:
+    """Stochastic-reconfiguration settings.
+
+    Args:
+        solver: ``"auto"``, ``"dense"``, ``"kernel"`` or ``"cg"``.
+        diag_shift: constant added to the diagonal of S (>= 0).
+        schedule: ``None`` or ``"carleo-troyer"``: add lambda(p) S_kk with the schedule above.
+        lambda0, decay, lambda_min: parameters of that schedule.
+        cg_tol: relative residual at which CG stops; cg_maxiter: its iteration cap.
+        max_dense: largest linear system (P or Ns) the automatic choice solves directly.
+    """
+
+    solver: str = "auto"
+    diag_shift: float = 0.01
+    schedule: str | None = None
+    lambda0: float = 100.0
+    decay: float = 0.9
+    lambda_min: float = 1e-4
+    cg_tol: float = 1e-8
+    cg_maxiter: int = 500
+    max_dense: int = 6000
+
+    def __post_init__(self):
+        if self.solver not in SOLVERS:
+            raise ValueError(f"SR: solver must be one of {SOLVERS}, got {self.solver!r}")
+        if not self.diag_shift >= 0:
+            raise ValueError(f"SR: diag_shift must be >= 0, got {self.diag_shift}")
+        if self.schedule not in (None, "carleo-troyer"):
+            raise ValueError(f"SR: schedule must be None or 'carleo-troyer', got {self.schedule!r}")
+        if self.schedule is None and self.diag_shift == 0:
+            raise ValueError("SR: with no schedule, diag_shift must be > 0 (S is singular in general)")
+
+    def shift_scale(self, step):
+        """lambda(p), the multiplier of S_kk at step p (0 without a schedule)."""
+        if self.schedule is None:
+            return jnp.zeros(())
+        return jnp.maximum(self.lambda0 * self.decay ** step, self.lambda_min)
+
+    def choose(self, n_params: int, n_rows: int) -> str:
+        if self.solver != "auto":
+            return self.solver
+        if min(n_params, n_rows) > self.max_dense:
+            return "cg"
+        return "dense" if n_params <= n_rows else "kernel"
+
+
+def centred(O, e_loc, real_params: bool):
+    """X and eps of the module docstring; for real parameters, real and imaginary parts stacked."""
+    ns = O.shape[0]
+    X = (O - jnp.mean(O, axis=0)) / jnp.sqrt(ns)
+    eps = (e_loc - jnp.mean(e_loc)) / jnp.sqrt(ns)
+    if real_params:
+        if jnp.iscomplexobj(X):
+            X = jnp.concatenate([X.real, X.imag], axis=0)
+            eps = eps.astype(jnp.result_type(eps.dtype, jnp.complex64))
+            eps = jnp.concatenate([eps.real, eps.imag])
+        else:
+            eps = jnp.real(eps)
+        dtype = X.dtype
+    else:
+        dtype = jnp.result_type(X.dtype, jnp.complex64)
+        X = X.astype(dtype)
+    return X, eps.astype(dtype)
+
+
+def materialize(blocks):
+    """The (Ns, P) matrix of log-derivatives from its blocks (see ``natural_gradient``)."""
+    cols = []
+    for block in blocks:
+        if block[0] == "dense":
+            cols.append(block[1])
+        else:
+            U, V = block[1], block[2]
+            dtype = jnp.result_type(U.dtype, V.dtype)
+            cols.append((U[:, :, None].astype(dtype) * V[:, None, :].astype(dtype)).reshape(U.shape[0], -1))
+    dtype = jnp.result_type(*[c.dtype for c in cols])
+    return jnp.concatenate([c.astype(dtype) for c in cols], axis=1)
+
+
+def natural_gradient(sr: SR, O, e_loc, step, real_params: bool):
+    """The SR direction delta = (S + D)^{-1} F, flat of length P.
+
+    Args:
+        sr: settings.
+        O: log-derivatives, either an (Ns, P) array or a list of column blocks in parameter order,
+            each ``("dense", A)`` with A of shape (Ns, p), or ``("outer", U, V)`` for the p = n1 n2
+            columns O[s, i n2 + k] = U[s, i] V[s, k] (the RBM weights: O_W = sigma t^T). With a
+            constant shift the kernel solver works on outer blocks without ever forming them:
+            their Gram matrix is (U U^H) * (V V^H), elementwise.
+        e_loc: local energies, shape (Ns,).
+        step: optimisation step p (for the diagonal-shift schedule).
+        real_params: take real parts of S and F (real parameters).
+    """
+    blocks = [("dense", O)] if not isinstance(O, (list, tuple)) else list(O)
+    ns = e_loc.shape[0]
+    widths = [b[1].shape[1] if b[0] == "dense" else b[1].shape[1] * b[2].shape[1] for b in blocks]
+    rows = 2 * ns if real_params and any(jnp.iscomplexobj(b[1]) or jnp.iscomplexobj(b[-1]) for b in blocks) else ns
+    solver = sr.choose(sum(widths), rows)
+    structured = (
+        solver == "kernel" and sr.schedule is None and rows == ns and any(b[0] == "outer" for b in blocks)
+    )
+    if structured:
+        return _kernel_structured(sr.diag_shift, blocks, e_loc, real_params)
+    X, eps = centred(materialize(blocks), e_loc, real_params)
+    F = _xh_dot(X, eps)
+    s_diag = jnp.sum(jnp.abs(X) ** 2, axis=0)
+    D = sr.diag_shift + sr.shift_scale(step) * s_diag
+    # a parameter whose O never fluctuates (S_kk = 0, F_k = 0) gets no update, not a division by zero
+    D = jnp.maximum(D, 1e-14)
+    if solver == "dense":
+        S = _gram(X)
+        S = S + jnp.diag(D).astype(S.dtype)
+        return _solve_hpd(S, F)
+    if solver == "kernel":
+        XD = X / jnp.sqrt(D)
+        K = _gram_rows(XD)
+        K = K + jnp.eye(K.shape[0], dtype=K.dtype)
+        y = _solve_hpd(K, eps)
+        return _xh_dot(XD, y) / jnp.sqrt(D)
+
+    def matvec(v):
+        return _xh_dot(X, X @ v) + D * v
+
+    delta, _ = jax.scipy.sparse.linalg.cg(
+        matvec, F, x0=F / D, tol=sr.cg_tol, atol=0.0, maxiter=sr.cg_maxiter, M=lambda v: v / D
+    )
+    return delta
+
+
+def _kernel_structured(diag_shift, blocks, e_loc, real_params):
+    """minSR with a constant shift d on blocks: delta = X^H (X X^H + d)^{-1} eps, X never formed.
+
+    The uncentred Gram matrix G = O O^H is a sum over blocks (A A^H, or (U U^H) * (V V^H) for an
+    outer block); centring is X X^H = H G H / Ns with H = 1 - 11^T / Ns. Because eps is centred and
+    H G H annihilates the constant vector, y = (X X^H + d)^{-1} eps sums to zero, so
+    X^H y = O^H y / sqrt(Ns), again block by block (U^H diag(y) V^* for outer blocks).
+    """
+    ns = e_loc.shape[0]
+    dtype = jnp.result_type(*[b[i].dtype for b in blocks for i in range(1, len(b))])
+    if not real_params:
+        dtype = jnp.result_type(dtype, jnp.complex64)
+    G = jnp.zeros((ns, ns), dtype)
+    for block in blocks:
+        if block[0] == "dense":
+            G = G + _gram_rows(block[1].astype(dtype))
+        else:
+            G = G + _gram_rows(block[1].astype(dtype)) * _gram_rows(block[2].astype(dtype))
+    G = G - jnp.mean(G, axis=0, keepdims=True)
+    G = G - jnp.mean(G, axis=1, keepdims=True)
+    eps = ((e_loc - jnp.mean(e_loc)) / jnp.sqrt(ns)).astype(dtype)
+    if real_params:
+        eps = jnp.real(eps)
+    K = G / ns + diag_shift * jnp.eye(ns, dtype=dtype)
+    y = _solve_hpd(K, eps)
+    y = (y - jnp.mean(y)) / jnp.sqrt(ns)
+    out = []
+    for block in blocks:
+        if block[0] == "dense":
+            out.append(_xh_dot(block[1].astype(dtype), y))
+        else:
+            U, V = block[1].astype(dtype), block[2].astype(dtype)
+            out.append(jax.lax.dot_general(jnp.conj(U) * y[:, None], jnp.conj(V), _CONTRACT_ROWS).ravel())
+    return jnp.concatenate(out)
+
+
+_CONTRACT_ROWS = (((0,), (0,)), ((), ()))
+
+
+def _gram(X):
+    """X^H X. For complex X = A + iB through real products: A^T A + B^T B + i (A^T B - B^T A),
+    the first as one product of the stacked [A; B], three real GEMMs' worth of work in all
+    (a complex GEMM costs four, and XLA's CPU complex GEMM is slower per flop)."""
+    if not jnp.iscomplexobj(X):
+        X = jax.lax.optimization_barrier(X)
+        return jax.lax.dot_general(X, X, _CONTRACT_ROWS)
+    A, B = jax.lax.optimization_barrier((X.real, X.imag))
+    # the barrier keeps XLA from fusing the real/imag split into the products, which would leave
+    # the fast GEMM kernel for a slow generic loop
+    R = jax.lax.optimization_barrier(jnp.concatenate([A, B], axis=0))
+    C = jax.lax.dot_general(A, B, _CONTRACT_ROWS)
+    return jax.lax.dot_general(R, R, _CONTRACT_ROWS) + 1j * (C - C.T)
+
+
+def _gram_rows(Y):
+    """Y Y^H, for complex Y through real products of [Re Y, Im Y] and [Im Y, -Re Y]."""
+    if not jnp.iscomplexobj(Y):
+        Y = jax.lax.optimization_barrier(Y)
+        return jax.lax.dot_general(Y, Y, (((1,), (1,)), ((), ())))
+    R = jax.lax.optimization_barrier(jnp.concatenate([Y.real, Y.imag], axis=1))
+    R2 = jnp.concatenate([R, jnp.concatenate([Y.imag, -Y.real], axis=1)], axis=0)
+    G = jax.lax.dot_general(R, R2, (((1,), (1,)), ((), ())))
+    n = Y.shape[0]
+    return G[:, :n] - 1j * G[:, n:]
+
+
+def _xh_dot(X, v):
+    """X^H v without forming the conjugate transpose."""
+    return jax.lax.dot_general(jnp.conj(X), v, _CONTRACT_ROWS)
+
+
+def _solve_hpd(A, b):
+    """Solve A x = b for Hermitian positive-definite A by Cholesky."""
+    L = jnp.linalg.cholesky(A)
+    return jax.scipy.linalg.cho_solve((L, True), b)

@@ -1,0 +1,41 @@
+"""Shared fixtures: small lattices, random configurations, and one 4x4 ground-state run reused by
+several tests (compiled functions and results are session-scoped to keep the suite fast)."""
+
+import numpy as np
+import pytest
+
+import nqs
+
+EXACT_4x4 = -0.70178020  # Sandvik 1997, per site, S.S units
+
+
+def random_sz0(n_sites, n, seed=0):
+    """n random configurations with Sz = 0 (as many up as down spins), shape (n, n_sites)."""
+    rng = np.random.default_rng(seed)
+    base = np.array([1.0] * (n_sites // 2) + [-1.0] * (n_sites - n_sites // 2))
+    return np.stack([rng.permutation(base) for _ in range(n)])
+
+
+def sz0_basis(n_sites):
+    """All configurations with Sz = 0 (N even), shape (C(N, N/2), N)."""
+    from itertools import combinations
+
+    states = []
+    for ups in combinations(range(n_sites), n_sites // 2):
+        s = -np.ones(n_sites)
+        s[list(ups)] = 1.0
+        states.append(s)
+    return np.array(states)
+
+
+@pytest.fixture(scope="session")
+def ground_state_4x4(tmp_path_factory):
+    """One 4x4 ground-state search from a fixed seed, written to HDF5 (used by VMC and IO tests)."""
+    out = tmp_path_factory.mktemp("run") / "run.h5"
+    H = nqs.Heisenberg(nqs.Square(4, 4, pbc=True))
+    result = nqs.ground_state(
+        H, nqs.RBMSymm(H.lattice, alpha=2), n_samples=1024, steps=300, seed=0, learning_rate=0.05,
+        sr=nqs.SR(diag_shift=1e-3),
+        out=str(out), progress=False, exact=EXACT_4x4,
+    )
+    return result, out

@@ -1,0 +1,47 @@
+"""The command line: a real run, and one-line errors with exit code 2."""
+
+import subprocess
+import sys
+
+import pytest
+
+import nqs
+
+
+def nqs_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "nqs.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_run_writes_results_and_reports_the_relative_error(tmp_path):
+    p = nqs_cli("run", "--lattice", "4x2", "--steps", "20", "--samples", "128", "--no-progress", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "rel.err" in p.stdout and "exact" in p.stdout
+    assert (tmp_path / "run.h5").exists() and (tmp_path / "run.png").stat().st_size > 1000
+    data = nqs.load(tmp_path / "run.h5")
+    assert len(data.runs["main"].history["energy_per_site"]) == 20
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--lattice", "4by4"], "does not parse"),
+        (["run", "--lattice", "3x4"], "odd periodic length"),
+        (["run", "--alpha", "0"], "must be > 0"),
+        (["run", "--steps", "-3"], "must be > 0"),
+        (["run", "--lattice", "6x6", "--model", "rbm", "--samples", "8"], "n_samples"),
+        (["run", "--lattice", "1x1"], "single site"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, args, message):
+    p = nqs_cli(*args, "--no-progress", cwd=tmp_path)
+    assert p.returncode == 2
+    assert message in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not (tmp_path / "run.h5").exists()
+
+
+def test_existing_output_is_never_overwritten(tmp_path):
+    (tmp_path / "run.h5").write_bytes(b"an earlier run")
+    p = nqs_cli("run", "--lattice", "4x2", "--steps", "2", "--no-progress", cwd=tmp_path)
+    assert p.returncode == 2 and "already exists" in p.stderr
+    assert (tmp_path / "run.h5").read_bytes() == b"an earlier run"

@@ -1,0 +1,54 @@
+"""HDF5 output of a run and the reader."""
+
+import h5py
+import numpy as np
+import pytest
+
+import nqs
+
+
+def test_run_file_holds_history_params_config_and_versions(ground_state_4x4):
+    result, path = ground_state_4x4
+    with h5py.File(path, "r") as f:
+        assert f.attrs["schema_version"] == 1
+        assert "S_i.S_j" in f.attrs["energy_unit"]
+        assert "jax" in f.attrs["versions"]
+        run = f["runs/main"]
+        assert run.attrs["status"] == "finished"
+        assert run["history/energy_per_site"].shape == (300,)
+        np.testing.assert_allclose(run["history/energy_per_site"][()], result.history["energy_per_site"])
+        assert run.attrs["energy_per_site"] == pytest.approx(result.energy_per_site)
+        assert f["system"].attrs["n_sites"] == 16
+    data = nqs.load(path)
+    rec = data.runs["main"]
+    assert rec.finished
+    assert rec.config["lattice"] == {"Lx": 4, "Ly": 4, "pbc": True}
+    np.testing.assert_allclose(rec.params["W"], result.params["W"])
+    assert set(rec.history) >= {"energy_per_site", "error_per_site", "variance", "acceptance", "step_time"}
+    assert data.baselines["ed"]["energy_per_site"] == pytest.approx(-0.70178020)
+
+
+def test_existing_file_is_not_overwritten(tmp_path):
+    path = tmp_path / "keep.h5"
+    path.write_bytes(b"precious")
+    H = nqs.Heisenberg(nqs.Square(4, 2))
+    with pytest.raises(FileExistsError, match="already exists"):
+        nqs.ground_state(H, nqs.RBM(alpha=1), n_samples=32, steps=2, out=str(path), progress=False)
+    assert path.read_bytes() == b"precious"
+
+
+def test_reader_refuses_foreign_and_truncated_files(tmp_path, ground_state_4x4):
+    _, good = ground_state_4x4
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    with pytest.raises(nqs.NQSFileError):
+        nqs.load(junk)
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(nqs.NQSFileError):
+        nqs.load(cut)
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = 1
+    with pytest.raises(nqs.NQSFileError, match="not written by nqs"):
+        nqs.load(foreign)

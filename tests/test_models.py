@@ -1,0 +1,108 @@
+"""Ansätze: fast-update ratios, local energies against NetKet, closed-form log-derivatives."""
+
+import jax
+import jax.numpy as jnp
+import netket as nk
+import numpy as np
+import pytest
+from jax.flatten_util import ravel_pytree
+
+import nqs
+from conftest import random_sz0
+from nqs.models.base import flip
+
+LATTICES = [nqs.Square(4, 4, pbc=True), nqs.Square(4, 2, pbc=True), nqs.Square(3, 3, pbc=False)]
+
+
+def _models(lattice):
+    return [nqs.RBM(alpha=1, scale=0.1), nqs.RBM(alpha=2, dtype="float64", scale=0.1), nqs.RBMSymm(lattice, alpha=2, scale=0.1)]
+
+
+def _netket_local_energies(H, params_dense, sigma):
+    """E_loc from NetKet's own RBM and operator: sum_s' H_ss' psi(s')/psi(s), divided by 4 (Pauli units)."""
+    a, b, W = params_dense
+    # NetKet sizes the hidden layer as int(alpha * N)
+    model = nk.models.RBM(alpha=W.shape[1] / W.shape[0] + 1e-9, param_dtype=complex)
+    variables = {"params": {"Dense": {"kernel": jnp.asarray(W, complex), "bias": jnp.asarray(b, complex)},
+                            "visible_bias": jnp.asarray(a, complex)}}
+    op = H.to_netket()
+    xp, mels = op.get_conn_padded(np.asarray(sigma))
+    log_psi = lambda x: model.apply(variables, x)  # noqa: E731
+    return np.sum(mels * np.exp(log_psi(xp) - log_psi(sigma)[:, None]), axis=-1) / nqs.NETKET_UNIT
+
+
+@pytest.mark.parametrize("lattice", LATTICES, ids=lambda lat: lat.name)
+@pytest.mark.parametrize("marshall", [True, False])
+def test_local_energy_equals_netket(lattice, marshall):
+    if marshall and not lattice.is_bipartite:
+        pytest.skip("not bipartite")
+    H = nqs.Heisenberg(lattice, marshall_sign=marshall)
+    sigma = jnp.asarray(random_sz0(lattice.n_sites, 128, seed=lattice.n_sites))
+    # odd N: the sampled sector is Sz = 1/2, one more up spin
+    if lattice.n_sites % 2:
+        sigma = jnp.asarray(random_sz0(lattice.n_sites, 128, seed=1) * -1)
+        assert np.all(np.sum(sigma, axis=1) == 1)
+    for model in _models(lattice):
+        params = model.init(jax.random.PRNGKey(7), lattice.n_sites)
+        tables = model.tables(params)
+        ours = jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s)))(sigma)
+        theirs = _netket_local_energies(H, model.dense(params), sigma)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10, err_msg=type(model).__name__)
+
+
+@pytest.mark.parametrize("model_index", [0, 1, 2])
+def test_fast_update_ratios_equal_full_reevaluation(model_index):
+    lattice = nqs.Square(4, 4)
+    model = _models(lattice)[model_index]
+    params = model.init(jax.random.PRNGKey(3), lattice.n_sites)
+    tables = model.tables(params)
+    rng = np.random.default_rng(0)
+    for sigma in random_sz0(16, 20, seed=2):
+        sigma = jnp.asarray(sigma)
+        cache = model.cache(tables, sigma)
+        for flips in (rng.choice(16, 1, replace=False), rng.choice(16, 2, replace=False)):
+            flips = jnp.asarray(flips)
+            log_r, new_cache = model.propose(tables, sigma, cache, flips)
+            full = model.log_psi(params, flip(sigma, flips)) - model.log_psi(params, sigma)
+            np.testing.assert_allclose(np.exp(log_r), np.exp(full), rtol=1e-12)
+            np.testing.assert_allclose(new_cache, model.cache(tables, flip(sigma, flips)), rtol=1e-12, atol=1e-13)
+        bonds = jnp.asarray(lattice.bonds)
+        batched = model.log_ratio(tables, sigma, cache, bonds)
+        full = jax.vmap(lambda f: model.log_psi(params, flip(sigma, f)))(bonds) - model.log_psi(params, sigma)
+        np.testing.assert_allclose(np.exp(batched), np.exp(full), rtol=1e-12)
+
+
+@pytest.mark.parametrize("model_index", [0, 1, 2])
+def test_closed_form_log_derivatives_equal_autodiff(model_index):
+    lattice = nqs.Square(4, 2)
+    model = _models(lattice)[model_index]
+    params = model.init(jax.random.PRNGKey(5), lattice.n_sites)
+    tables = model.tables(params)
+    sigmas = jnp.asarray(random_sz0(8, 10, seed=4))
+    caches = jax.vmap(model.cache, in_axes=(None, 0))(tables, sigmas)
+    closed = jax.vmap(model.log_derivatives, in_axes=(None, None, 0, 0))(params, tables, sigmas, caches)
+    generic = jax.vmap(lambda s: nqs.models.GenericModel.log_derivatives(model, params, tables, s, None))(sigmas)
+    np.testing.assert_allclose(closed, generic, rtol=1e-12, atol=1e-14)
+    from nqs.sr import materialize
+
+    blocks = materialize(model.log_derivative_blocks(params, tables, sigmas, caches))
+    np.testing.assert_allclose(blocks, closed, rtol=1e-12, atol=1e-14)
+    assert closed.shape[1] == ravel_pytree(params)[0].size
+
+
+def test_rbmsymm_is_translation_invariant():
+    lattice = nqs.Square(4, 4)
+    model = nqs.RBMSymm(lattice, alpha=2, scale=0.2)
+    params = model.init(jax.random.PRNGKey(1), 16)
+    sigma = jnp.asarray(random_sz0(16, 1, seed=9)[0])
+    values = [model.log_psi(params, sigma[perm]) for perm in lattice.translations]
+    np.testing.assert_allclose(np.exp(values), np.exp(values[0]), rtol=1e-12)
+    assert model.n_params(16) == 1 + 2 + 2 * 16
+
+
+@pytest.mark.parametrize("alpha", [0, -1])
+def test_alpha_must_be_positive(alpha):
+    with pytest.raises(ValueError, match="alpha"):
+        nqs.RBM(alpha=alpha)
+    with pytest.raises(ValueError, match="alpha"):
+        nqs.RBMSymm(nqs.Square(4, 4), alpha=alpha)

@@ -1,0 +1,74 @@
+"""Stochastic reconfiguration: the solvers agree with each other and with the textbook formula."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import nqs
+from conftest import random_sz0
+from nqs.sr import materialize, natural_gradient
+
+
+def _problem(model, n_samples, seed=0):
+    lattice = nqs.Square(4, 2)
+    H = nqs.Heisenberg(lattice)
+    params = model.init(jax.random.PRNGKey(seed), lattice.n_sites)
+    tables = model.tables(params)
+    sigma = jnp.asarray(random_sz0(8, n_samples, seed=seed))
+    caches = jax.vmap(model.cache, in_axes=(None, 0))(tables, sigma)
+    e_loc = jax.vmap(lambda s, c: H.local_energy(model, tables, s, c))(sigma, caches)
+    return model.log_derivative_blocks(params, tables, sigma, caches), e_loc
+
+
+def _textbook(O, e, shift, scale, real):
+    """(S + shift + scale diag S)^{-1} F from the definitions S = <O*O> - <O*><O>, F = <O*E> - <O*><E>."""
+    O, e = np.asarray(O), np.asarray(e)
+    S = (O.conj().T @ O) / len(e) - np.outer(O.conj().mean(0), O.mean(0))
+    F = (O.conj().T @ e) / len(e) - O.conj().mean(0) * e.mean()
+    if real:
+        S, F = S.real, F.real
+    A = S + np.diag(shift + scale * np.diag(S).real)
+    return np.linalg.solve(A, F)
+
+
+@pytest.mark.parametrize("n_samples", [40, 200], ids=["samples<params", "samples>params"])
+@pytest.mark.parametrize("dtype", ["complex128", "float64"])
+@pytest.mark.parametrize("schedule", [None, "carleo-troyer"])
+def test_solvers_give_the_same_update(n_samples, dtype, schedule):
+    model = nqs.RBM(alpha=2, dtype=dtype, scale=0.2)  # P = 8 + 16 + 128 = 152
+    blocks, e_loc = _problem(model, n_samples)
+    real = dtype == "float64"
+    step = 30
+    updates = {}
+    for solver in ("dense", "kernel", "cg"):
+        sr = nqs.SR(solver=solver, diag_shift=1e-2, schedule=schedule, cg_tol=1e-14, cg_maxiter=5000)
+        updates[solver] = np.asarray(natural_gradient(sr, blocks, e_loc, step, real))
+        # the unstructured path (O as one matrix) must agree as well
+        updates[solver + "-matrix"] = np.asarray(natural_gradient(sr, materialize(blocks), e_loc, step, real))
+    scale = float(nqs.SR(schedule=schedule).shift_scale(step))
+    reference = _textbook(materialize(blocks), e_loc, 1e-2, scale, real)
+    norm = np.linalg.norm(reference)
+    for name, delta in updates.items():
+        assert np.linalg.norm(delta - reference) / norm < 1e-8, name
+
+
+def test_carleo_troyer_schedule():
+    sr = nqs.SR(schedule="carleo-troyer")
+    assert float(sr.shift_scale(0)) == pytest.approx(100.0)
+    assert float(sr.shift_scale(10)) == pytest.approx(100 * 0.9**10)
+    assert float(sr.shift_scale(10_000)) == pytest.approx(1e-4)
+
+
+def test_automatic_choice():
+    sr = nqs.SR()
+    assert sr.choose(n_params=300, n_rows=1000) == "dense"
+    assert sr.choose(n_params=10_000, n_rows=1000) == "kernel"
+    assert sr.choose(n_params=100_000, n_rows=50_000) == "cg"
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError, match="solver"):
+        nqs.SR(solver="qr")
+    with pytest.raises(ValueError, match="diag_shift"):
+        nqs.SR(diag_shift=-1)

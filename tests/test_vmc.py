@@ -1,0 +1,54 @@
+"""Ground-state search end to end, and the errors a user gets for bad input."""
+
+import numpy as np
+import pytest
+
+import nqs
+from conftest import EXACT_4x4
+
+
+def test_4x4_ground_state_reaches_the_exact_energy(ground_state_4x4):
+    result, _ = ground_state_4x4
+    assert result.relative_error <= 2e-3, (result.energy_per_site, result.error)
+    assert result.energy_per_site >= EXACT_4x4 - 4 * result.error, "variational energies lie above the exact one"
+    h = result.history
+    assert len(h["energy_per_site"]) == 300
+    assert np.all(np.isfinite(h["energy_per_site"]))
+    assert h["energy_per_site"][-20:].mean() < h["energy_per_site"][:5].mean()
+    assert 0.05 < h["acceptance"][-1] < 1
+    assert result.v_score < 0.05
+
+
+def test_bad_input_is_refused_with_a_clear_message():
+    H = nqs.Heisenberg(nqs.Square(4, 4))
+    with pytest.raises(ValueError, match="odd periodic length"):
+        nqs.Heisenberg(nqs.Square(3, 4, pbc=True))
+    with pytest.raises(ValueError, match="alpha"):
+        nqs.ground_state(H, nqs.RBM(alpha=0), steps=1)
+    with pytest.raises(ValueError, match="n_samples"):
+        nqs.ground_state(H, nqs.RBM(alpha=1), n_samples=8, n_chains=16, steps=1)
+    with pytest.raises(ValueError, match="steps"):
+        nqs.ground_state(H, nqs.RBM(alpha=1), steps=0)
+    with pytest.raises(ValueError, match="single site"):
+        nqs.Square(1, 1)
+    with pytest.raises(ValueError, match="learning_rate"):
+        nqs.ground_state(H, nqs.RBM(alpha=1), steps=1, learning_rate=-0.1)
+
+
+def test_same_seed_same_run():
+    H = nqs.Heisenberg(nqs.Square(4, 2))
+    runs = [nqs.ground_state(H, nqs.RBM(alpha=1), n_samples=64, steps=5, seed=3, progress=False, eval_rounds=1)
+            for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].history["energy_per_site"], runs[1].history["energy_per_site"])
+    np.testing.assert_array_equal(runs[0].params["W"], runs[1].params["W"])
+
+
+def test_open_odd_lattice_is_sampled_in_its_sz_sector():
+    """3x3 open: N odd, Sz = 1/2; the VMC energy stays above the exact one and approaches it."""
+    H = nqs.Heisenberg(nqs.Square(3, 3, pbc=False))
+    exact = nqs.ground_state_energy(H)
+    r = nqs.ground_state(H, nqs.RBM(alpha=1), n_samples=512, steps=100, seed=1, learning_rate=0.05,
+                         sr=nqs.SR(diag_shift=1e-3), progress=False, exact=exact)
+    assert np.all(np.asarray(r.state.sampler.sigma).sum(axis=1) == 1)
+    assert r.energy_per_site > exact - 4 * r.error
+    assert r.relative_error < 2e-2
