@@ -39,7 +39,7 @@ def netket_driver(L, seed=0, n_samples=N_SAMPLES, n_chains=N_CHAINS):
     model = nk.models.RBM(alpha=1, param_dtype=complex)
     sampler = nk.sampler.MetropolisExchange(hi, graph=graph, n_chains=n_chains, d_max=1)
     vs = nk.vqs.MCState(sampler, model, n_samples=n_samples, n_discard_per_chain=N_DISCARD, seed=seed, sampler_seed=seed)
-    sr = nk.optimizer.SR(qgt=nk.optimizer.qgt.QGTOnTheFly, diag_shift=DIAG_SHIFT)
+    sr = nk.optimizer.SR(qgt=nk.optimizer.qgt.QGTOnTheFly, diag_shift=DIAG_SHIFT, holomorphic=True)
     return nk.driver.VMC(op, nk.optimizer.Sgd(learning_rate=LR), variational_state=vs, preconditioner=sr), vs, op
 
 
