@@ -11,9 +11,10 @@ t = tanh(theta). Flipping the sites F changes theta by delta_k = -2 sum_{i in F}
     cosh(theta_k + delta_k) / cosh(theta_k) = [(1 + t_k) e^{delta_k} + (1 - t_k) e^{-delta_k}] / 2,
 
 The factors e^{+-delta_k} are products over the flipped sites of the tables exp(+-2 W_ik), computed
-once per step, and an accepted move updates the cache by the addition theorem
-tanh(theta + delta) = (t + tanh delta) / (1 + t tanh delta), so a proposal costs O(|F| M)
-multiplications and no transcendental function per hidden unit. The log of the product over k gives log psi(sigma')/psi(sigma)
+once per step, and an accepted move updates the cache by the addition theorem,
+tanh(theta + delta) = (A - B) / (A + B) with A = (1 + t) e^{delta}, B = (1 - t) e^{-delta} (the
+same A and B give the ratio (A + B) / 2), so a proposal costs O(|F| M) multiplications, one
+division per hidden unit and no transcendental function. The log of the product over k gives log psi(sigma')/psi(sigma)
 (its imaginary part modulo 2 pi, which no observable sees).
 
 Log-derivatives in closed form: O_a = sigma, O_b = t, O_W = sigma t^T.
@@ -68,7 +69,7 @@ class _LookupRBM(GenericModel):
 
     def tables(self, params):
         a, b, W = self.dense(params)
-        return {"a": a, "b": b, "W": W, "exp2W": jnp.exp(2 * W), "expm2W": jnp.exp(-2 * W)}
+        return {"a": a, "b": b, "W": W, "exp2W": jnp.stack([jnp.exp(2 * W), jnp.exp(-2 * W)])}
 
     def log_psi(self, params, sigma):
         a, b, W = self.dense(params)
@@ -79,20 +80,24 @@ class _LookupRBM(GenericModel):
         return jnp.tanh(tables["b"] + sigma.astype(tables["W"].dtype) @ tables["W"])
 
     def _factors(self, tables, sigma, t, flips):
-        """e^{delta}, e^{-delta} (products of the exp(+-2W) tables) and the cosh ratios, per flip set."""
+        """A = (1 + t) e^{delta}, B = (1 - t) e^{-delta} and log psi'/psi, per flip set.
+
+        cosh(theta + delta) / cosh(theta) = (A + B) / 2 and tanh(theta + delta) = (A - B) / (A + B).
+        """
         s = sigma[flips]  # (..., K)
-        up = (s > 0)[..., None]
-        e_plus = jnp.prod(jnp.where(up, tables["expm2W"][flips], tables["exp2W"][flips]), axis=-2)
-        e_minus = jnp.prod(jnp.where(up, tables["exp2W"][flips], tables["expm2W"][flips]), axis=-2)
-        factor = 0.5 * ((1 + t) * e_plus + (1 - t) * e_minus)
-        log_r = -2 * jnp.sum(tables["a"][flips] * s, axis=-1) + jnp.log(jnp.prod(factor, axis=-1))
-        return e_plus, e_minus, log_r
+        up = (s > 0).astype(jnp.int32)
+        # exp2W[0] = exp(2W), exp2W[1] = exp(-2W): e^{delta} takes exp(-2 W_i sigma_i) per flipped site
+        e_plus = jnp.prod(tables["exp2W"][up, flips], axis=-2)
+        e_minus = jnp.prod(tables["exp2W"][1 - up, flips], axis=-2)
+        A = (1 + t) * e_plus
+        B = (1 - t) * e_minus
+        log_r = -2 * jnp.sum(tables["a"][flips] * s, axis=-1) + jnp.log(jnp.prod(0.5 * (A + B), axis=-1))
+        return A, B, log_r
 
     def propose(self, tables, sigma, cache, flips):
-        e_plus, e_minus, log_r = self._factors(tables, sigma, cache, flips)
-        # tanh(theta + delta) by the addition theorem: no transcendental function per hidden unit
-        tau = (e_plus - e_minus) / (e_plus + e_minus)
-        return log_r, (cache + tau) / (1 + cache * tau)
+        A, B, log_r = self._factors(tables, sigma, cache, flips)
+        # tanh(theta + delta) by the addition theorem: one division, no transcendental function
+        return log_r, (A - B) / (A + B)
 
     def log_ratio(self, tables, sigma, cache, flips):
         return self._factors(tables, sigma, cache, flips)[2]
