@@ -30,12 +30,12 @@ from .references import reference_energy  # noqa: E402
 from .sampler import Metropolis, SamplerState  # noqa: E402
 from .sr import SR  # noqa: E402
 from .stats import statistics  # noqa: E402
-from .vmc import VMC, Result, VMCState, ground_state  # noqa: E402
+from .vmc import VMC, DivergenceError, Result, VMCState, ground_state, resume  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Heisenberg", "MAX_ED_SITES", "Metropolis", "NETKET_UNIT", "NQSFileError", "RBM", "RBMSymm", "Result",
-    "SR", "SamplerState", "Square", "VMC", "VMCState", "ground_state", "ground_state_energy", "load",
+    "SR", "SamplerState", "DivergenceError", "resume", "Square", "VMC", "VMCState", "ground_state", "ground_state_energy", "load",
     "parse_lattice", "reference_energy", "statistics",
 ]

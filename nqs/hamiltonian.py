@@ -63,6 +63,13 @@ class Heisenberg:
         return 0.0 if self.n_sites % 2 == 0 else 0.5
 
     @property
+    def energy_bounds_per_site(self) -> tuple[float, float]:
+        """Bounds on any energy per site: each bond's J S_i.S_j lies between -3J/4 and J/4."""
+        ends = sorted((-0.75 * self.J, 0.25 * self.J))
+        n = self.lattice.n_bonds / self.n_sites
+        return ends[0] * n, ends[1] * n
+
+    @property
     def exchange_sign(self) -> float:
         return -1.0 if self.marshall_sign else 1.0
 

@@ -13,9 +13,15 @@ Layout (``schema_version`` 1; energies per site in units of J with S = sigma/2):
                            variance, v_score, tau, rhat, acceptance, step_time), one row per
                            step, flushed every step
     /runs/<name>/params/   the final parameters, one dataset per leaf of the pytree
+    /runs/<name>/checkpoint/  attrs: step, diag_shift, lr_scale, failures, complete; datasets
+                           leaf_000 ... : every leaf of the VMCState pytree (parameters, optimizer
+                           state, chains' configurations, RNG key, step), written every
+                           ``checkpoint_every`` steps, replaced atomically
+    /runs/<name>/events    JSON lines: divergences and what the driver did about them
     /baselines/ed          attrs: energy_per_site (when an exact energy is known)
 
-A run that is killed leaves every completed step readable; ``status`` stays "running".
+A run that is killed leaves every completed step readable; ``status`` stays "running". The full
+description is in docs/hdf5.md.
 """
 
 from __future__ import annotations
@@ -73,8 +79,24 @@ class RunWriter:
         self.file = None
         self.rows = 0
 
+    @classmethod
+    def reopen(cls, path, *, name: str, n_rows: int, steps: int):
+        """Open an existing run to continue it: history cut to ``n_rows`` rows, status running."""
+        self = cls.__new__(cls)
+        self.path, self.name, self.rows = os.fspath(path), name, n_rows
+        self.file = h5py.File(self.path, "r+", locking=False)
+        run = self.file[f"runs/{name}"]
+        config = json.loads(run.attrs["config"])
+        config["steps"] = steps
+        run.attrs["config"] = _json(config)
+        run.attrs["status"] = "running"
+        if "params" in run:
+            del run["params"]
+        self.truncate(n_rows)
+        return self
+
     def start(self, n_params: int, exact: float | None = None):
-        self.file = h5py.File(self.path, "w")
+        self.file = h5py.File(self.path, "w", locking=False)
         f = self.file
         f.attrs["schema_version"] = SCHEMA_VERSION
         f.attrs["nqs_version"] = versions()["nqs"] or "unknown"
@@ -110,6 +132,41 @@ class RunWriter:
             hist[c].resize((n,))
             hist[c][n - 1] = info[c]
         self.rows = n
+        self.file.flush()
+
+    def truncate(self, n: int):
+        """Keep the first n history rows (after a divergence step-back, or on resume)."""
+        hist = self.file[f"runs/{self.name}/history"]
+        for c in hist:
+            hist[c].resize((min(n, hist[c].shape[0]),))
+        self.rows = n
+        self.file.flush()
+
+    def checkpoint(self, state, recovery):
+        """Write the whole VMCState; the new checkpoint replaces the old one only once complete."""
+        import jax
+
+        run = self.file[f"runs/{self.name}"]
+        if "checkpoint_new" in run:
+            del run["checkpoint_new"]
+        g = run.create_group("checkpoint_new")
+        for i, leaf in enumerate(jax.tree_util.tree_leaves(jax.device_get(state))):
+            g.create_dataset(f"leaf_{i:03d}", data=np.asarray(leaf))
+        g.attrs.update({"step": int(state.step), "diag_shift": recovery.diag_shift, "lr_scale": recovery.lr_scale,
+                        "failures": recovery.failures, "complete": True})
+        self.file.flush()
+        if "checkpoint" in run:
+            del run["checkpoint"]
+        run.move("checkpoint_new", "checkpoint")
+        self.file.flush()
+
+    def event(self, event: dict):
+        run = self.file[f"runs/{self.name}"]
+        if "events" not in run:
+            run.create_dataset("events", shape=(0,), maxshape=(None,), dtype=h5py.string_dtype())
+        ds = run["events"]
+        ds.resize((ds.shape[0] + 1,))
+        ds[-1] = _json(event)
         self.file.flush()
 
     def finish(self, result):
@@ -164,6 +221,8 @@ class RunRecord:
     history: dict
     attrs: dict
     params: dict | None = None
+    checkpoint_step: int | None = None
+    events: list = field(default_factory=list)
 
     @property
     def energy_per_site(self):
@@ -210,7 +269,7 @@ def load(path) -> Results:
     if not os.path.exists(path):
         raise NQSFileError(f"{path}: no such file")
     try:
-        f = h5py.File(path, "r")
+        f = h5py.File(path, "r", locking=False)  # readable while a run is still writing it
     except Exception as exc:  # h5py raises OSError and others on truncated or foreign bytes
         raise NQSFileError(f"{path} is not a readable HDF5 file ({type(exc).__name__}: {exc})") from None
     try:
@@ -236,6 +295,8 @@ def load(path) -> Results:
                 runs[name] = RunRecord(
                     name=name, config=json.loads(ra.get("config", "{}")), history=history, attrs=ra,
                     params=_read_tree(g["params"]) if "params" in g else None,
+                    checkpoint_step=int(g["checkpoint"].attrs["step"]) if "checkpoint" in g else None,
+                    events=[json.loads(e) for e in g["events"].asstr()[()]] if "events" in g else [],
                 )
             baselines = {k: _attrs(v) for k, v in f.get("baselines", {}).items()}
             return Results(path=path, attrs=attrs, system=system, runs=runs, baselines=baselines)
@@ -243,3 +304,30 @@ def load(path) -> Results:
         raise
     except Exception as exc:
         raise NQSFileError(f"{path} is damaged or incomplete ({type(exc).__name__}: {exc})") from None
+
+
+def read_checkpoint(path, name: str = "main") -> dict:
+    """The last checkpoint of ``runs/<name>`` with what resuming needs (config, history, events).
+
+    Raises:
+        NQSFileError: not an nqs file, another schema, no such run, or no complete checkpoint.
+    """
+    results = load(path)  # validates the file and its schema
+    if name not in results.runs:
+        raise NQSFileError(f"{path} has no run named {name!r} (runs: {', '.join(results.runs) or 'none'})")
+    rec = results.runs[name]
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            g = f[f"runs/{name}"]
+            if "checkpoint" not in g or not g["checkpoint"].attrs.get("complete", False):
+                raise NQSFileError(f"{path}: run {name!r} has no complete checkpoint to resume from")
+            c = g["checkpoint"]
+            leaves = [c[k][()] for k in sorted(c)]
+            recovery = {k: (float(c.attrs[k]) if k != "failures" else int(c.attrs[k]))
+                        for k in ("diag_shift", "lr_scale", "failures")}
+    except NQSFileError:
+        raise
+    except Exception as exc:
+        raise NQSFileError(f"{path}: the checkpoint is damaged ({type(exc).__name__}: {exc})") from None
+    return {"config": rec.config, "leaves": leaves, "recovery": recovery, "history": rec.history,
+            "events": rec.events, "exact": rec.attrs.get("exact_energy_per_site")}

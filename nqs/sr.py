@@ -113,7 +113,7 @@ def materialize(blocks):
     return jnp.concatenate([c.astype(dtype) for c in cols], axis=1)
 
 
-def natural_gradient(sr: SR, O, e_loc, step, real_params: bool):
+def natural_gradient(sr: SR, O, e_loc, step, real_params: bool, diag_shift=None):
     """The SR direction delta = (S + D)^{-1} F, flat of length P.
 
     Args:
@@ -126,7 +126,10 @@ def natural_gradient(sr: SR, O, e_loc, step, real_params: bool):
         e_loc: local energies, shape (Ns,).
         step: optimisation step p (for the diagonal-shift schedule).
         real_params: take real parts of S and F (real parameters).
+        diag_shift: overrides ``sr.diag_shift`` (a traced value: the driver raises it after a
+            divergence without recompiling).
     """
+    shift = sr.diag_shift if diag_shift is None else diag_shift
     blocks = [("dense", O)] if not isinstance(O, (list, tuple)) else list(O)
     ns = e_loc.shape[0]
     widths = [b[1].shape[1] if b[0] == "dense" else b[1].shape[1] * b[2].shape[1] for b in blocks]
@@ -136,11 +139,11 @@ def natural_gradient(sr: SR, O, e_loc, step, real_params: bool):
         solver == "kernel" and sr.schedule is None and rows == ns and any(b[0] == "outer" for b in blocks)
     )
     if structured:
-        return _kernel_structured(sr.diag_shift, blocks, e_loc, real_params)
+        return _kernel_structured(shift, blocks, e_loc, real_params)
     X, eps = centred(materialize(blocks), e_loc, real_params)
     F = _xh_dot(X, eps)
     s_diag = jnp.sum(jnp.abs(X) ** 2, axis=0)
-    D = sr.diag_shift + sr.shift_scale(step) * s_diag
+    D = shift + sr.shift_scale(step) * s_diag
     # a parameter whose O never fluctuates (S_kk = 0, F_k = 0) gets no update, not a division by zero
     D = jnp.maximum(D, 1e-14)
     if solver == "dense":

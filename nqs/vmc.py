@@ -164,25 +164,44 @@ class VMC:
             "acceptance": acceptance,
         }
 
-    def make_step(self) -> Callable[[VMCState], tuple[VMCState, dict]]:
-        """The jitted VMC step: VMCState -> (VMCState, info of the parameters before the update)."""
+    def make_step(self) -> Callable[..., tuple[VMCState, dict]]:
+        """The jitted VMC step: ``step(state, diag_shift=None, lr_scale=1.0) -> (state, info)``.
+
+        ``info`` describes the parameters before the update. ``diag_shift`` (default: the SR
+        setting) and ``lr_scale`` (a factor on the optimizer's update) are traced arguments, so
+        the driver can make the step more cautious after a divergence without recompiling.
+        """
         optimizer = self.make_optimizer()
 
         @jax.jit
-        def step(state: VMCState):
+        def jitted(state: VMCState, diag_shift, lr_scale):
             params = state.params
             real = not is_complex_params(params)
             sstate, e_loc, (tables, sigma, caches), acceptance, shape = self._sample_and_measure(
                 params, state.sampler, self.sampler.n_discard
             )
             O = self.model.log_derivative_blocks(params, tables, sigma, caches)
-            delta = natural_gradient(self.sr, O, e_loc, state.step, real)
+            delta = natural_gradient(self.sr, O, e_loc, state.step, real, diag_shift=diag_shift)
             delta_tree = ravel_pytree(params)[1](delta.astype(ravel_pytree(params)[0].dtype))
             updates, opt_state = optimizer.update(delta_tree, state.opt_state, params)
+            updates = jax.tree_util.tree_map(lambda u: (u * lr_scale).astype(u.dtype), updates)
             new_params = optax.apply_updates(params, updates)
             info = self._info(e_loc, shape, acceptance)
-            info["finite"] = jnp.all(jnp.isfinite(delta)) & jnp.isfinite(info["energy_per_site"])
+            # an estimate far outside the spectrum is as broken as a NaN (overflowing amplitudes)
+            lo, hi = self.hamiltonian.energy_bounds_per_site
+            e = info["energy_per_site"]
+            physical = (e >= lo - 0.1 * abs(lo)) & (e <= hi + 0.1 * abs(hi))
+            info["finite"] = (
+                jnp.all(jnp.isfinite(delta))
+                & jnp.isfinite(e)
+                & physical
+                & jnp.all(jnp.isfinite(ravel_pytree(new_params)[0]))
+            )
             return VMCState(new_params, opt_state, sstate, state.step + 1), info
+
+        def step(state: VMCState, diag_shift=None, lr_scale=1.0):
+            shift = self.sr.diag_shift if diag_shift is None else diag_shift
+            return jitted(state, jnp.asarray(shift, jnp.float64), jnp.asarray(lr_scale, jnp.float64))
 
         return step
 
@@ -212,6 +231,7 @@ class Result:
     n_samples: int
     wall_time: float
     exact: float | None = None
+    events: list = field(default_factory=list)
 
     @property
     def relative_error(self) -> float | None:
@@ -219,6 +239,25 @@ class Result:
         if self.exact is None:
             return None
         return abs(self.energy_per_site - self.exact) / abs(self.exact)
+
+
+class DivergenceError(RuntimeError):
+    """The optimisation kept producing non-finite numbers after every recovery attempt."""
+
+
+@dataclass
+class Recovery:
+    """How cautious the driver currently is: SR shift, learning-rate factor, failures so far."""
+
+    diag_shift: float
+    lr_scale: float = 1.0
+    failures: int = 0
+
+    def tighten(self):
+        """After a non-finite step: ten times the diagonal shift, half the learning rate."""
+        self.diag_shift = max(self.diag_shift, 1e-6) * 10.0
+        self.lr_scale *= 0.5
+        self.failures += 1
 
 
 def ground_state(
@@ -242,6 +281,8 @@ def ground_state(
     callback: Callable[[int, dict], None] | None = None,
     exact: float | None = None,
     command_line: str | None = None,
+    checkpoint_every: int = 10,
+    max_failures: int = 5,
 ) -> Result:
     """Find the ground state of ``hamiltonian`` with the ansatz ``model`` by VMC + SR.
 
@@ -264,6 +305,9 @@ def ground_state(
         progress: show a tqdm progress bar.
         callback: called as ``callback(step, info)`` after every step with plain floats.
         exact: exact energy per site, stored and used for the relative error.
+        checkpoint_every: steps between checkpoints in ``out`` (``nqs.resume`` continues from the last).
+        max_failures: non-finite steps tolerated (each one reverts to the last good parameters with a
+            larger SR shift and a smaller learning rate) before the run stops with ``DivergenceError``.
 
     Returns:
         A ``Result``; ``energy_per_site`` and ``error`` are per site in units of J (S = sigma/2).
@@ -276,6 +320,8 @@ def ground_state(
         raise ValueError(f"steps must be > 0, got {steps}")
     if eval_rounds < 0:
         raise ValueError(f"eval_rounds must be >= 0, got {eval_rounds}")
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
     sampler = sampler if sampler is not None else Metropolis(n_chains=n_chains)
     vmc = VMC(
         hamiltonian, model, sampler=sampler, sr=sr if sr is not None else SR(), optimizer=optimizer,
@@ -287,71 +333,186 @@ def ground_state(
         "model": _describe(model), "sampler": _describe(sampler), "sr": _describe(vmc.sr),
         "optimizer": "sgd" if optimizer is None else repr(optimizer),
         "n_samples": vmc.n_samples_actual, "steps": int(steps), "seed": int(seed), "learning_rate": learning_rate,
-        "chunk_size": chunk_size, "eval_rounds": eval_rounds,
+        "chunk_size": chunk_size, "eval_rounds": eval_rounds, "checkpoint_every": checkpoint_every,
+        "max_failures": max_failures,
     }
     writer = RunWriter(out, force=force, config=config, hamiltonian=hamiltonian, name=name, command_line=command_line) if out else None
     try:
-        t_start = time.perf_counter()
         state = vmc.init(jax.random.PRNGKey(seed))
-        n_params = int(ravel_pytree(state.params)[0].size)
         if writer:
-            writer.start(n_params=n_params, exact=exact)
-        step_fn = vmc.make_step()
-        history = {c: [] for c in HISTORY_COLUMNS}
-        bar = _progress(steps, progress)
-        last_good = state
-        for p in range(int(steps)):
+            writer.start(n_params=int(ravel_pytree(state.params)[0].size), exact=exact)
+        return _optimize(
+            vmc, state, int(steps), writer=writer, progress=progress, callback=callback, eval_rounds=eval_rounds,
+            exact=exact, checkpoint_every=checkpoint_every, max_failures=max_failures,
+            recovery=Recovery(diag_shift=vmc.sr.diag_shift),
+        )
+    finally:
+        if writer:
+            writer.close()
+
+
+def _optimize(vmc: VMC, state: VMCState, steps: int, *, writer, progress, callback, eval_rounds, exact,
+              checkpoint_every, max_failures, recovery: Recovery, history=None, events=None) -> Result:
+    """The driver loop: run ``state`` up to step ``steps``, log, checkpoint, recover from divergence."""
+    t_start = time.perf_counter()
+    n_params = int(ravel_pytree(state.params)[0].size)
+    step_fn = vmc.make_step()
+    history = {c: list(history.get(c, [])) if history else [] for c in HISTORY_COLUMNS}
+    events = list(events or [])
+    start = int(state.step)
+    bar = _progress(steps, progress, initial=start)
+    previous = None  # the state one step back, whose energy was finite
+    try:
+        while int(state.step) < steps:
+            p = int(state.step)
             t0 = time.perf_counter()
-            new_state, info = step_fn(state)
+            new_state, info = step_fn(state, recovery.diag_shift, recovery.lr_scale)
             info = {k: float(v) for k, v in jax.device_get(info).items()}
             info["step_time"] = time.perf_counter() - t0
             if not info.pop("finite"):
-                raise FloatingPointError(
-                    f"VMC step {p} produced a non-finite energy or SR update; the last finite parameters are kept. "
-                    "Lower the learning rate or raise the SR diagonal shift"
-                )
-            last_good = state
-            state = new_state
+                state, previous = _recover(vmc, state, previous, p, info, recovery, max_failures, history, events, writer)
+                continue
+            previous, state = state, new_state
             for c in HISTORY_COLUMNS:
                 history[c].append(info[c])
             if writer:
                 writer.append(info)
+                if int(state.step) % checkpoint_every == 0:
+                    writer.checkpoint(state, recovery)
             if callback is not None:
                 callback(p, info)
             if bar is not None:
                 bar.set_postfix_str(f"E/N={info['energy_per_site']:.6f}±{info['error_per_site']:.1e}")
                 bar.update(1)
+    except KeyboardInterrupt:
+        if writer:
+            writer.checkpoint(state, recovery)
+        raise
+    except OSError as exc:
+        raise OSError(
+            f"writing {writer.path if writer else 'the output'} failed at step {int(state.step)} ({exc}); "
+            "every step written before is readable, and `nqs run --resume` continues from the last checkpoint"
+        ) from None
+    finally:
         if bar is not None:
             bar.close()
-        history = {c: np.asarray(v) for c, v in history.items()}
-        if eval_rounds > 0:
-            evaluate = vmc.make_evaluate()
-            sstate, means, errors, variances = state.sampler, [], [], []
-            for _ in range(eval_rounds):
-                sstate, info = evaluate(state.params, sstate)
-                means.append(float(info["energy_per_site"]))
-                errors.append(float(info["error_per_site"]))
-                variances.append(float(info["variance"]))
-            state = state._replace(sampler=sstate)
-            energy, error = combine(means, errors)
-            variance = float(np.mean(variances))
-        else:
-            energy, error, variance = history["energy_per_site"][-1], history["error_per_site"][-1], history["variance"][-1]
-        if not np.all(np.isfinite(ravel_pytree(state.params)[0])):
-            state = last_good
-        N = hamiltonian.n_sites
-        result = Result(
-            energy_per_site=float(energy), error=float(error), variance=variance,
-            v_score=float(N * variance / (energy * N) ** 2), history=history, params=jax.device_get(state.params),
-            state=state, n_params=n_params, n_samples=vmc.n_samples_actual,
-            wall_time=time.perf_counter() - t_start, exact=exact,
+    history = {c: np.asarray(v) for c, v in history.items()}
+    if writer:
+        writer.checkpoint(state, recovery)
+    if eval_rounds > 0:
+        evaluate = vmc.make_evaluate()
+        sstate, means, errors, variances = state.sampler, [], [], []
+        for _ in range(eval_rounds):
+            sstate, info = evaluate(state.params, sstate)
+            means.append(float(info["energy_per_site"]))
+            errors.append(float(info["error_per_site"]))
+            variances.append(float(info["variance"]))
+        energy, error = combine(means, errors)
+        variance = float(np.mean(variances))
+    else:
+        energy, error, variance = history["energy_per_site"][-1], history["error_per_site"][-1], history["variance"][-1]
+    N = vmc.hamiltonian.n_sites
+    result = Result(
+        energy_per_site=float(energy), error=float(error), variance=variance,
+        v_score=float(N * variance / (energy * N) ** 2), history=history, params=jax.device_get(state.params),
+        state=state, n_params=n_params, n_samples=vmc.n_samples_actual,
+        wall_time=time.perf_counter() - t_start, exact=exact, events=events,
+    )
+    if writer:
+        writer.finish(result)
+    return result
+
+
+def _recover(vmc, state, previous, p, info, recovery, max_failures, history, events, writer):
+    """A non-finite energy, SR solution or update at step p: go back to the last good parameters,
+    be more cautious, record the event; give up after ``max_failures``."""
+    recovery.tighten()
+    lo, hi = vmc.hamiltonian.energy_bounds_per_site
+    e = info["energy_per_site"]
+    energy_bad = not (np.isfinite(e) and lo - 0.1 * abs(lo) <= e <= hi + 0.1 * abs(hi))
+    # a non-finite energy indicts the current parameters (the last update made them): step back once
+    if energy_bad and previous is not None:
+        state = previous
+        previous = None
+        for c in HISTORY_COLUMNS:
+            history[c].pop()
+        if writer:
+            writer.truncate(len(history["energy_per_site"]))
+    # fresh samples for the retry
+    key = jax.random.fold_in(state.sampler.key, 1_000_003 * recovery.failures)
+    state = state._replace(sampler=state.sampler._replace(key=key))
+    event = {
+        "step": p, "kind": "non-finite or unphysical energy" if energy_bad else "non-finite SR update",
+        "restart_step": int(state.step), "diag_shift": recovery.diag_shift, "lr_scale": recovery.lr_scale,
+        "failures": recovery.failures,
+    }
+    events.append(event)
+    if writer:
+        writer.event(event)
+    if recovery.failures > max_failures:
+        if writer:
+            writer.checkpoint(state, recovery)
+        raise DivergenceError(
+            f"the optimisation diverged {recovery.failures} times (last at step {p}: {event['kind']}); "
+            f"stopped with the last finite parameters. Lower the learning rate or raise the SR diagonal shift "
+            f"(now {recovery.diag_shift:g})"
         )
-        if writer:
-            writer.finish(result)
-        return result
+    return state, previous
+
+
+def resume(path, steps: int | None = None, *, progress: bool = True, callback=None, name: str = "main",
+           optimizer=None) -> Result:
+    """Continue the run ``runs/<name>`` of an nqs HDF5 file from its last checkpoint.
+
+    The history after the checkpoint is dropped and recomputed, so a run cut at any step and resumed
+    gives, on the same machine, the same parameters and energies as the uninterrupted run.
+
+    Args:
+        path: the file written by ``ground_state(..., out=path)`` or ``nqs run``.
+        steps: total number of steps to reach (default: the run's own ``steps``).
+        optimizer: the optax transformation, when the run used a custom one (it cannot be stored).
+    """
+    from .io import RunWriter, read_checkpoint
+
+    ckpt = read_checkpoint(path, name)
+    config = ckpt["config"]
+    if config.get("optimizer", "sgd") != "sgd" and optimizer is None:
+        raise ValueError(f"{path}: the run used a custom optimizer ({config['optimizer']}); pass it as optimizer=")
+    vmc, exact = _vmc_from_config(config, optimizer, ckpt.get("exact"))
+    template = vmc.init(jax.random.PRNGKey(config["seed"]))
+    leaves, treedef = jax.tree_util.tree_flatten(template)
+    stored = ckpt["leaves"]
+    if len(stored) != len(leaves) or any(np.shape(a) != np.shape(b) for a, b in zip(stored, leaves)):
+        raise ValueError(f"{path}: the checkpoint does not match the run's configuration (another nqs version?)")
+    state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a, dtype=b.dtype) for a, b in zip(stored, leaves)])
+    total = int(config["steps"] if steps is None else steps)
+    if total < int(state.step):
+        raise ValueError(f"steps={total} is before the checkpoint (step {int(state.step)})")
+    writer = RunWriter.reopen(path, name=name, n_rows=int(state.step), steps=total)
+    try:
+        return _optimize(
+            vmc, state, total, writer=writer, progress=progress, callback=callback,
+            eval_rounds=config.get("eval_rounds", 4), exact=exact, checkpoint_every=config.get("checkpoint_every", 10),
+            max_failures=config.get("max_failures", 5), recovery=Recovery(**ckpt["recovery"]),
+            history={c: v[: int(state.step)] for c, v in ckpt["history"].items()}, events=ckpt["events"],
+        )
     finally:
-        if writer:
-            writer.close()
+        writer.close()
+
+
+def _vmc_from_config(config: dict, optimizer, exact):
+    """Rebuild the VMC problem a file describes (the inverse of the config ``ground_state`` writes)."""
+    from .lattice import Square
+    from .models import model_from_config
+
+    lat = Square(config["lattice"]["Lx"], config["lattice"]["Ly"], pbc=config["lattice"]["pbc"])
+    H = Heisenberg(lat, J=config["J"], marshall_sign=config["marshall_sign"])
+    model = model_from_config(config["model"], lat)
+    sampler = Metropolis(**{k: v for k, v in config["sampler"].items() if k != "type"})
+    sr = SR(**{k: v for k, v in config["sr"].items() if k != "type"})
+    vmc = VMC(H, model, sampler=sampler, sr=sr, optimizer=optimizer, n_samples=config["n_samples"],
+              learning_rate=config["learning_rate"], chunk_size=config.get("chunk_size"))
+    return vmc, exact
 
 
 def _describe(obj) -> dict:
@@ -369,9 +530,9 @@ def _describe(obj) -> dict:
     return out
 
 
-def _progress(total, enabled):
+def _progress(total, enabled, initial=0):
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="VMC", unit="step", dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, desc="VMC", unit="step", dynamic_ncols=True)

@@ -4,3 +4,18 @@ from .base import GenericModel
 from .rbm import RBM, RBMSymm
 
 __all__ = ["GenericModel", "RBM", "RBMSymm"]
+
+REGISTRY = {"RBM": RBM, "RBMSymm": RBMSymm}
+
+
+def model_from_config(config: dict, lattice):
+    """Rebuild an ansatz from the description a run file stores (``{"type": "RBM", "alpha": 1, ...}``)."""
+    from dataclasses import fields
+
+    cls = REGISTRY.get(config.get("type"))
+    if cls is None:
+        raise ValueError(f"unknown ansatz {config.get('type')!r} in the file; known: {', '.join(REGISTRY)}")
+    kwargs = {f.name: config[f.name] for f in fields(cls) if f.init and f.name in config and f.name != "lattice"}
+    if any(f.name == "lattice" for f in fields(cls)):
+        kwargs["lattice"] = lattice
+    return cls(**kwargs)
