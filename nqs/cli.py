@@ -1,7 +1,11 @@
-"""Command line: ``nqs run`` finds a ground state and compares it with the exact energy.
+"""Command line: ``nqs run`` finds a ground state and compares it with the exact energy; ``nqs show``
+summarises a result file.
 
     nqs run                                  # 4x4 periodic Heisenberg, RBM alpha=1, writes run.h5, run.png
     nqs run --lattice 6x6 --model rbmsymm --alpha 2 --steps 500 --out six.h5
+    nqs run config.toml                      # the same options from a TOML file
+    nqs run --resume run.h5                  # continue a run from its last checkpoint
+    nqs show run.h5                          # summary table and convergence figure
 
 Bad input gives one line on stderr and exit code 2; an existing output file is never overwritten
 without ``--force``.
@@ -41,44 +45,136 @@ def _positive_float(text):
     return value
 
 
+# options of `nqs run`: name -> (type, check, default). A TOML config file uses the same keys (with
+# underscores); the command line overrides the file, the file overrides the defaults.
+RUN_OPTIONS = {
+    "lattice": (str, None, "4x4"),
+    "open": (bool, None, False),
+    "no_marshall": (bool, None, False),
+    "model": (str, ("rbm", "rbmsymm"), "rbm"),
+    "alpha": (float, "positive", 1.0),
+    "samples": (int, "positive", 1024),
+    "chains": (int, "positive", 16),
+    "steps": (int, "positive", 300),
+    "lr": (float, "positive", 0.05),
+    "diag_shift": (float, "non-negative", 0.01),
+    "schedule": (str, ("none", "carleo-troyer"), "none"),
+    "solver": (str, ("auto", "dense", "kernel", "cg"), "auto"),
+    "seed": (int, None, 0),
+    "out": (str, None, "run.h5"),
+    "checkpoint_every": (int, "positive", 10),
+}
+
+
+def _check_option(key, value, source):
+    kind, check, _ = RUN_OPTIONS[key]
+    ok_type = isinstance(value, bool) if kind is bool else (
+        isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
+        isinstance(value, int) and not isinstance(value, bool) if kind is int else isinstance(value, str))
+    if not ok_type:
+        raise ValueError(f"{source}: key '{key}' must be {kind.__name__}, got {value!r}")
+    if check == "positive" and not value > 0:
+        raise ValueError(f"{source}: key '{key}' must be > 0, got {value}")
+    if check == "non-negative" and not value >= 0:
+        raise ValueError(f"{source}: key '{key}' must be >= 0, got {value}")
+    if isinstance(check, tuple) and value not in check:
+        raise ValueError(f"{source}: key '{key}' must be one of {', '.join(check)}, got {value!r}")
+    return float(value) if kind is float else value
+
+
+def load_run_config(path) -> dict:
+    """Read and validate a TOML run configuration; every error names the offending key."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path} is not valid TOML: {exc}") from None
+    config = {}
+    for key, value in raw.items():
+        norm = key.replace("-", "_")
+        if norm not in RUN_OPTIONS:
+            raise ValueError(f"{path}: unknown key '{key}' (known: {', '.join(RUN_OPTIONS)})")
+        config[norm] = _check_option(norm, value, path)
+    return config
+
+
 def build_parser():
     ap = _Parser(prog="nqs", description="Neural quantum states for the Heisenberg antiferromagnet (VMC on JAX).")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="find a ground state by VMC + SR and compare with the exact energy")
-    run.add_argument("--lattice", default="4x4", help="Lx x Ly, e.g. 4x4 (default), 6x6, 4x2")
-    run.add_argument("--open", action="store_true", help="open instead of periodic boundaries")
-    run.add_argument("--no-marshall", action="store_true", help="do not apply the Marshall sign rule")
-    run.add_argument("--model", default="rbm", choices=["rbm", "rbmsymm"], help="ansatz (default rbm)")
-    run.add_argument("--alpha", type=_positive_float, default=1.0, help="hidden-unit density M/N (default 1)")
-    run.add_argument("--samples", type=_positive_int, default=1024, help="samples per step (default 1024)")
-    run.add_argument("--chains", type=_positive_int, default=16, help="Markov chains (default 16)")
-    run.add_argument("--steps", type=_positive_int, default=300, help="optimisation steps (default 300)")
-    run.add_argument("--lr", type=_positive_float, default=0.05, help="learning rate (default 0.05)")
-    run.add_argument("--diag-shift", type=float, default=0.01, help="constant SR diagonal shift (default 0.01)")
-    run.add_argument("--schedule", choices=["none", "carleo-troyer"], default="none",
+    run.add_argument("config", nargs="?", help="optional TOML file with the options below (underscored keys)")
+    run.add_argument("--lattice", help="Lx x Ly, e.g. 4x4 (default), 6x6, 4x2")
+    run.add_argument("--open", action="store_const", const=True, help="open instead of periodic boundaries")
+    run.add_argument("--no-marshall", action="store_const", const=True, help="do not apply the Marshall sign rule")
+    run.add_argument("--model", choices=["rbm", "rbmsymm"], help="ansatz (default rbm)")
+    run.add_argument("--alpha", type=_positive_float, help="hidden-unit density M/N (default 1)")
+    run.add_argument("--samples", type=_positive_int, help="samples per step (default 1024)")
+    run.add_argument("--chains", type=_positive_int, help="Markov chains (default 16)")
+    run.add_argument("--steps", type=_positive_int, help="optimisation steps (default 300; with --resume: the total)")
+    run.add_argument("--lr", type=_positive_float, help="learning rate (default 0.05)")
+    run.add_argument("--diag-shift", type=float, help="constant SR diagonal shift (default 0.01)")
+    run.add_argument("--schedule", choices=["none", "carleo-troyer"],
                      help="add Carleo-Troyer's lambda(p) = max(100*0.9^p, 1e-4) on S_kk")
-    run.add_argument("--solver", choices=["auto", "dense", "kernel", "cg"], default="auto", help="SR solver")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--out", default="run.h5", help="HDF5 output (default run.h5); a PNG is written beside it")
+    run.add_argument("--solver", choices=["auto", "dense", "kernel", "cg"], help="SR solver (default auto)")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--out", help="HDF5 output (default run.h5); a PNG is written beside it")
+    run.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 10)")
     run.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    run.add_argument("--resume", metavar="FILE", help="continue the run in FILE from its last checkpoint")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--no-exact", action="store_true", help="skip exact diagonalisation")
+    show = sub.add_parser("show", help="summarise an nqs HDF5 file and plot its convergence")
+    show.add_argument("file")
+    show.add_argument("--png", help="figure path (default: FILE with .png)")
     return ap
+
+
+def _run_options(args) -> dict:
+    opts = {k: v[2] for k, v in RUN_OPTIONS.items()}
+    if args.config:
+        opts.update(load_run_config(args.config))
+    for key in RUN_OPTIONS:
+        value = getattr(args, key, None)
+        if value is not None:
+            opts[key] = _check_option(key, value, "command line")
+    return opts
+
+
+def _report(result, exact, exact_label, out, png):
+    print(f"E/N     = {result.energy_per_site:.6f} ± {result.error:.6f}   (per site, units of J, S = sigma/2)")
+    if exact is not None:
+        print(f"exact   = {exact:.8f}   ({exact_label})")
+        print(f"rel.err = {result.relative_error:.2e}")
+    print(f"V-score = {result.v_score:.2e}   parameters {result.n_params}   wall time {result.wall_time:.1f} s")
+    if result.events:
+        print(f"recovered from {len(result.events)} divergence(s); see runs/main/events in {out}")
+    print(f"wrote {out} and {png}")
 
 
 def cmd_run(args) -> int:
     import nqs
+    from .plot import plot_convergence
 
-    if os.path.exists(args.out) and not args.force:
-        raise FileExistsError(f"{args.out} already exists; pass --force to overwrite it or --out for another file")
-    lattice = nqs.parse_lattice(args.lattice, pbc=not args.open)
-    H = nqs.Heisenberg(lattice, marshall_sign=not args.no_marshall)
-    if args.model == "rbm":
-        model = nqs.RBM(alpha=args.alpha)
-    else:
-        model = nqs.RBMSymm(lattice, alpha=args.alpha)
-    sr = nqs.SR(solver=args.solver, diag_shift=args.diag_shift,
-                schedule=None if args.schedule == "none" else args.schedule)
+    if args.resume:
+        if args.config or args.force:
+            raise ValueError("--resume continues a file as it was configured; drop the config file and --force")
+        result = nqs.resume(args.resume, steps=args.steps, progress=not args.no_progress)
+        png = os.path.splitext(args.resume)[0] + ".png"
+        plot_convergence(result.history, png, exact=result.exact, title="resumed run")
+        _report(result, result.exact, "stored in the file", args.resume, png)
+        return 0
+    o = _run_options(args)
+    if os.path.exists(o["out"]) and not args.force:
+        raise FileExistsError(f"{o['out']} already exists; pass --force to overwrite it, --resume to continue it, "
+                              "or --out for another file")
+    lattice = nqs.parse_lattice(o["lattice"], pbc=not o["open"])
+    H = nqs.Heisenberg(lattice, marshall_sign=not o["no_marshall"])
+    model = nqs.RBM(alpha=o["alpha"]) if o["model"] == "rbm" else nqs.RBMSymm(lattice, alpha=o["alpha"])
+    sr = nqs.SR(solver=o["solver"], diag_shift=o["diag_shift"], schedule=None if o["schedule"] == "none" else o["schedule"])
     exact, exact_label = None, ""
     if not args.no_exact:
         if H.n_sites <= nqs.MAX_ED_SITES:
@@ -88,22 +184,53 @@ def cmd_run(args) -> int:
             if ref is not None:
                 exact, exact_label = ref.energy_per_site, f"{ref.kind}, {ref.source}"
     print(f"nqs run: {lattice.name} Heisenberg (J=1, S.S units{', Marshall sign' if H.marshall_sign else ''}), "
-          f"{type(model).__name__} alpha={args.alpha}, {args.samples} samples x {args.steps} steps, seed {args.seed}")
+          f"{type(model).__name__} alpha={o['alpha']:g}, {o['samples']} samples x {o['steps']} steps, seed {o['seed']}")
     result = nqs.ground_state(
-        H, model, n_samples=args.samples, steps=args.steps, seed=args.seed, n_chains=args.chains,
-        learning_rate=args.lr, sr=sr, out=args.out, force=args.force, progress=not args.no_progress,
-        exact=exact, command_line="nqs " + " ".join(sys.argv[1:]),
+        H, model, n_samples=o["samples"], steps=o["steps"], seed=o["seed"], n_chains=o["chains"],
+        learning_rate=o["lr"], sr=sr, out=o["out"], force=args.force, progress=not args.no_progress,
+        exact=exact, command_line="nqs " + " ".join(sys.argv[1:]), checkpoint_every=o["checkpoint_every"],
     )
+    png = os.path.splitext(o["out"])[0] + ".png"
+    plot_convergence(result.history, png, exact=exact, title=f"{lattice.name}, {type(model).__name__} alpha={o['alpha']:g}")
+    _report(result, exact, exact_label, o["out"], png)
+    return 0
+
+
+def cmd_show(args) -> int:
+    import nqs
     from .plot import plot_convergence
 
-    png = os.path.splitext(args.out)[0] + ".png"
-    plot_convergence(result.history, png, exact=exact, title=f"{lattice.name}, {type(model).__name__} alpha={args.alpha}")
-    print(f"E/N     = {result.energy_per_site:.6f} ± {result.error:.6f}   (per site, units of J, S = sigma/2)")
+    data = nqs.load(args.file)
+    print(f"{args.file}: nqs schema {data.attrs['schema_version']}, written by nqs {data.attrs.get('nqs_version')}")
+    print(f"system: {data.system.get('lattice')} Heisenberg, J={data.system.get('J')}, "
+          f"Marshall sign {'on' if data.system.get('marshall_sign') else 'off'}; energies per site, units of J, S.S")
+    exact = data.baselines.get("ed", {}).get("energy_per_site")
+    print()
+    print("| run | status | steps | E/N | ± | rel. error | V-score | acceptance | R-hat | events |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    png = args.png or os.path.splitext(args.file)[0] + ".png"
+    first = None
+    for name, rec in data.runs.items():
+        h = rec.history
+        n = len(h.get("energy_per_site", []))
+        if rec.finished:
+            e, err = rec.energy_per_site, rec.error
+        elif n:
+            e, err = float(h["energy_per_site"][-1]), float(h["error_per_site"][-1])
+        else:
+            e = err = float("nan")
+        rel = f"{abs(e - exact) / abs(exact):.2e}" if exact is not None and n else "—"
+        last = {k: (float(v[-1]) if len(v) else float("nan")) for k, v in h.items()}
+        status = rec.attrs.get("status", "?") + (f" (checkpoint at {rec.checkpoint_step})" if not rec.finished and rec.checkpoint_step is not None else "")
+        print(f"| {name} | {status} | {n} | {e:.6f} | {err:.6f} | {rel} | {last.get('v_score', float('nan')):.2e} | "
+              f"{last.get('acceptance', float('nan')):.2f} | {last.get('rhat', float('nan')):.3f} | {len(rec.events)} |")
+        if first is None and n:
+            first = rec
     if exact is not None:
-        print(f"exact   = {exact:.8f}   ({exact_label})")
-        print(f"rel.err = {result.relative_error:.2e}")
-    print(f"V-score = {result.v_score:.2e}   parameters {result.n_params}   wall time {result.wall_time:.1f} s")
-    print(f"wrote {args.out} and {png}")
+        print(f"\nexact (ED) E/N = {exact:.8f}")
+    if first is not None:
+        plot_convergence(first.history, png, exact=exact, title=f"{data.system.get('lattice')}: {first.name}")
+        print(f"wrote {png}")
     return 0
 
 
@@ -114,9 +241,14 @@ def main(argv=None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "show":
+            return cmd_show(args)
     except (ValueError, TypeError, FileExistsError, NQSFileError) as exc:
         print(f"nqs: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (OSError, RuntimeError) as exc:  # disk full mid-run, divergence: the file stays readable
+        print(f"nqs: stopped: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("nqs: interrupted; the HDF5 file holds every completed step", file=sys.stderr)
         return 130

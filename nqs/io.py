@@ -13,10 +13,11 @@ Layout (``schema_version`` 1; energies per site in units of J with S = sigma/2):
                            variance, v_score, tau, rhat, acceptance, step_time), one row per
                            step, flushed every step
     /runs/<name>/params/   the final parameters, one dataset per leaf of the pytree
-    /runs/<name>/checkpoint/  attrs: step, diag_shift, lr_scale, failures, complete; datasets
+    /runs/<name>/checkpoint/slot0, slot1
+                           attrs: step, diag_shift, lr_scale, failures, complete; datasets
                            leaf_000 ... : every leaf of the VMCState pytree (parameters, optimizer
                            state, chains' configurations, RNG key, step), written every
-                           ``checkpoint_every`` steps, replaced atomically
+                           ``checkpoint_every`` steps into the older slot, in place
     /runs/<name>/events    JSON lines: divergences and what the driver did about them
     /baselines/ed          attrs: energy_per_site (when an exact energy is known)
 
@@ -59,8 +60,32 @@ def _json(obj) -> str:
     return json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o), sort_keys=True)
 
 
+class RunWriteError(OSError):
+    """Writing the result file failed (disk full, file too large, device gone)."""
+
+
+def _guarded(method):
+    """Turn HDF5's failures to write (RuntimeError or OSError from h5py) into RunWriteError, once."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self.broken:
+            raise RunWriteError(f"{self.path} can no longer be written")
+        try:
+            return method(self, *args, **kwargs)
+        except (OSError, RuntimeError) as exc:
+            self.broken = True
+            raise RunWriteError(str(exc).splitlines()[0]) from None
+
+    return wrapper
+
+
 class RunWriter:
     """Writes one run into an HDF5 file: refuses to overwrite, appends and flushes history every step."""
+
+    broken = False
+    reserve_bytes = 256 * 1024  # free space below which the run stops before writing
 
     def __init__(self, path, *, force: bool, config: dict, hamiltonian, name: str = "main", command_line=None):
         path = os.fspath(path)
@@ -84,6 +109,7 @@ class RunWriter:
         """Open an existing run to continue it: history cut to ``n_rows`` rows, status running."""
         self = cls.__new__(cls)
         self.path, self.name, self.rows = os.fspath(path), name, n_rows
+        self._check_space()
         self.file = h5py.File(self.path, "r+", locking=False)
         run = self.file[f"runs/{name}"]
         config = json.loads(run.attrs["config"])
@@ -95,7 +121,11 @@ class RunWriter:
         self.truncate(n_rows)
         return self
 
+    @_guarded
     def start(self, n_params: int, exact: float | None = None):
+        # room for two checkpoint slots and some history, besides the fixed reserve
+        self.reserve_bytes = RunWriter.reserve_bytes + 2 * 32 * n_params
+        self._check_space()
         self.file = h5py.File(self.path, "w", locking=False)
         f = self.file
         f.attrs["schema_version"] = SCHEMA_VERSION
@@ -125,7 +155,20 @@ class RunWriter:
             hist.create_dataset(c, shape=(0,), maxshape=(None,), dtype="f8", chunks=(256,))
         f.flush()
 
+    def _check_space(self):
+        """Stop cleanly while the disk still has room: a write that fails half-way can leave an HDF5
+        file that no longer opens, so the run stops when free space falls below a reserve."""
+        import shutil
+
+        free = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
+        if free < self.reserve_bytes:
+            self.broken = True
+            raise RunWriteError(f"the disk is nearly full ({free // 1024} KiB free, {self.reserve_bytes // 1024} KiB "
+                                "kept in reserve)")
+
+    @_guarded
     def append(self, info: dict):
+        self._check_space()
         hist = self.file[f"runs/{self.name}/history"]
         n = self.rows + 1
         for c in hist:
@@ -134,6 +177,7 @@ class RunWriter:
         self.rows = n
         self.file.flush()
 
+    @_guarded
     def truncate(self, n: int):
         """Keep the first n history rows (after a divergence step-back, or on resume)."""
         hist = self.file[f"runs/{self.name}/history"]
@@ -142,24 +186,37 @@ class RunWriter:
         self.rows = n
         self.file.flush()
 
+    @_guarded
     def checkpoint(self, state, recovery):
-        """Write the whole VMCState; the new checkpoint replaces the old one only once complete."""
+        """Write the whole VMCState into the older of two checkpoint slots, in place.
+
+        The slot is marked incomplete, overwritten, flushed and marked complete, so a kill at any
+        moment leaves the other slot intact; writing in place keeps the file from growing.
+        """
         import jax
 
-        run = self.file[f"runs/{self.name}"]
-        if "checkpoint_new" in run:
-            del run["checkpoint_new"]
-        g = run.create_group("checkpoint_new")
-        for i, leaf in enumerate(jax.tree_util.tree_leaves(jax.device_get(state))):
-            g.create_dataset(f"leaf_{i:03d}", data=np.asarray(leaf))
-        g.attrs.update({"step": int(state.step), "diag_shift": recovery.diag_shift, "lr_scale": recovery.lr_scale,
-                        "failures": recovery.failures, "complete": True})
+        ckpt = self.file.require_group(f"runs/{self.name}/checkpoint")
+        slots = [ckpt.require_group(f"slot{i}") for i in (0, 1)]
+        steps = [g.attrs.get("step", -1) if g.attrs.get("complete", False) else -1 for g in slots]
+        g = slots[0] if steps[0] <= steps[1] else slots[1]
+        g.attrs["complete"] = False
         self.file.flush()
-        if "checkpoint" in run:
-            del run["checkpoint"]
-        run.move("checkpoint_new", "checkpoint")
+        for i, leaf in enumerate(jax.tree_util.tree_leaves(jax.device_get(state))):
+            leaf = np.asarray(leaf)
+            key = f"leaf_{i:03d}"
+            if key in g and g[key].shape == leaf.shape and g[key].dtype == leaf.dtype:
+                g[key][...] = leaf
+            else:
+                if key in g:
+                    del g[key]
+                g.create_dataset(key, data=leaf)
+        g.attrs.update({"step": int(state.step), "diag_shift": recovery.diag_shift, "lr_scale": recovery.lr_scale,
+                        "failures": recovery.failures})
+        self.file.flush()
+        g.attrs["complete"] = True
         self.file.flush()
 
+    @_guarded
     def event(self, event: dict):
         run = self.file[f"runs/{self.name}"]
         if "events" not in run:
@@ -169,6 +226,7 @@ class RunWriter:
         ds[-1] = _json(event)
         self.file.flush()
 
+    @_guarded
     def finish(self, result):
         run = self.file[f"runs/{self.name}"]
         params = run.create_group("params")
@@ -180,7 +238,11 @@ class RunWriter:
 
     def close(self):
         if self.file is not None:
-            self.file.close()
+            try:
+                self.file.close()
+            except (OSError, RuntimeError):
+                if not self.broken:
+                    raise
             self.file = None
 
 
@@ -295,7 +357,7 @@ def load(path) -> Results:
                 runs[name] = RunRecord(
                     name=name, config=json.loads(ra.get("config", "{}")), history=history, attrs=ra,
                     params=_read_tree(g["params"]) if "params" in g else None,
-                    checkpoint_step=int(g["checkpoint"].attrs["step"]) if "checkpoint" in g else None,
+                    checkpoint_step=_latest_slot(g)[1],
                     events=[json.loads(e) for e in g["events"].asstr()[()]] if "events" in g else [],
                 )
             baselines = {k: _attrs(v) for k, v in f.get("baselines", {}).items()}
@@ -304,6 +366,15 @@ def load(path) -> Results:
         raise
     except Exception as exc:
         raise NQSFileError(f"{path} is damaged or incomplete ({type(exc).__name__}: {exc})") from None
+
+
+def _latest_slot(run_group):
+    """(slot group, step) of the newest complete checkpoint of a run, or (None, None)."""
+    best, best_step = None, None
+    for g in run_group.get("checkpoint", {}).values():
+        if g.attrs.get("complete", False) and (best_step is None or g.attrs["step"] > best_step):
+            best, best_step = g, int(g.attrs["step"])
+    return best, best_step
 
 
 def read_checkpoint(path, name: str = "main") -> dict:
@@ -318,10 +389,9 @@ def read_checkpoint(path, name: str = "main") -> dict:
     rec = results.runs[name]
     try:
         with h5py.File(path, "r", locking=False) as f:
-            g = f[f"runs/{name}"]
-            if "checkpoint" not in g or not g["checkpoint"].attrs.get("complete", False):
+            c, _ = _latest_slot(f[f"runs/{name}"])
+            if c is None:
                 raise NQSFileError(f"{path}: run {name!r} has no complete checkpoint to resume from")
-            c = g["checkpoint"]
             leaves = [c[k][()] for k in sorted(c)]
             recovery = {k: (float(c.attrs[k]) if k != "failures" else int(c.attrs[k]))
                         for k in ("diag_shift", "lr_scale", "failures")}

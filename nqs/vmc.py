@@ -388,7 +388,7 @@ def _optimize(vmc: VMC, state: VMCState, steps: int, *, writer, progress, callba
         if writer:
             writer.checkpoint(state, recovery)
         raise
-    except OSError as exc:
+    except OSError as exc:  # RunWriteError: disk full, file too large
         raise OSError(
             f"writing {writer.path if writer else 'the output'} failed at step {int(state.step)} ({exc}); "
             "every step written before is readable, and `nqs run --resume` continues from the last checkpoint"
