@@ -1,11 +1,13 @@
 """Ansätze: one file per family, all following the protocol of ``models.base``."""
 
 from .base import GenericModel
+from .ffnn import FFNN, DeepFFNN
+from .flax_view import as_flax
 from .rbm import RBM, RBMSymm
 
-__all__ = ["GenericModel", "RBM", "RBMSymm"]
+__all__ = ["DeepFFNN", "FFNN", "GenericModel", "RBM", "RBMSymm", "as_flax"]
 
-REGISTRY = {"RBM": RBM, "RBMSymm": RBMSymm}
+REGISTRY = {"RBM": RBM, "RBMSymm": RBMSymm, "FFNN": FFNN, "DeepFFNN": DeepFFNN}
 
 
 def model_from_config(config: dict, lattice):
@@ -16,6 +18,8 @@ def model_from_config(config: dict, lattice):
     if cls is None:
         raise ValueError(f"unknown ansatz {config.get('type')!r} in the file; known: {', '.join(REGISTRY)}")
     kwargs = {f.name: config[f.name] for f in fields(cls) if f.init and f.name in config and f.name != "lattice"}
+    if "widths" in kwargs:
+        kwargs["widths"] = tuple(kwargs["widths"])
     if any(f.name == "lattice" for f in fields(cls)):
         kwargs["lattice"] = lattice
     return cls(**kwargs)

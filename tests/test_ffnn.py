@@ -1,0 +1,91 @@
+"""Feedforward ansätze (Saito's FFNN, DeepFFNN) and the flax view NetKet users drop into MCState."""
+
+import jax
+import jax.numpy as jnp
+import netket as nk
+import numpy as np
+import pytest
+
+import nqs
+from conftest import random_sz0, sz0_basis
+from nqs.models.base import flip
+
+MODELS = [nqs.FFNN(alpha=2), nqs.FFNN(alpha=1, activation="tanh", dtype="float64"), nqs.DeepFFNN(widths=(2, 1))]
+
+
+def _dense_heisenberg(lattice, basis, marshall=True):
+    index = {tuple(s): k for k, s in enumerate(basis)}
+    Hm = np.zeros((len(basis), len(basis)))
+    for k, s in enumerate(basis):
+        for i, j in lattice.bonds:
+            Hm[k, k] += 0.25 * s[i] * s[j]
+            if s[i] != s[j]:
+                t = s.copy()
+                t[[i, j]] = t[[j, i]]
+                Hm[index[tuple(t)], k] += -0.5 if marshall else 0.5
+    return Hm
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: f"{type(m).__name__}-{m.activation}-{m.dtype}")
+def test_local_energy_equals_dense_hamiltonian_on_4x2(model):
+    H = nqs.Heisenberg(nqs.Square(4, 2))
+    basis = sz0_basis(8)
+    params = model.init(jax.random.PRNGKey(1), 8)
+    tables = model.tables(params)
+    psi = np.exp(np.asarray(jax.vmap(lambda s: model.log_psi(params, s))(jnp.asarray(basis))))
+    exact = (_dense_heisenberg(H.lattice, basis) @ psi) / psi
+    ours = jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s)))(jnp.asarray(basis))
+    np.testing.assert_allclose(ours, exact, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("model", MODELS[:2], ids=["complex", "real"])
+def test_ffnn_lookup_table_ratios_equal_full_reevaluation(model):
+    params = model.init(jax.random.PRNGKey(2), 16)
+    tables = model.tables(params)
+    for s in random_sz0(16, 10, seed=3):
+        s = jnp.asarray(s)
+        cache = model.cache(tables, s)
+        for f in (jnp.array([5]), jnp.array([1, 9])):
+            log_r, new_cache = model.propose(tables, s, cache, f)
+            full = model.log_psi(params, flip(s, f)) - model.log_psi(params, s)
+            np.testing.assert_allclose(np.exp(log_r), np.exp(full), rtol=1e-12)
+            np.testing.assert_allclose(new_cache[0], model.cache(tables, flip(s, f))[0], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("model", [nqs.RBMSymm(nqs.Square(4, 4), alpha=1), nqs.DeepFFNN(widths=(1,))],
+                         ids=["RBMSymm", "DeepFFNN"])
+def test_netket_estimates_the_same_energy_through_the_flax_view(model):
+    """The flax view in nk.vqs.MCState and nqs's own sampler agree on <H> for the same parameters."""
+    H = nqs.Heisenberg(nqs.Square(4, 4))
+    params = model.init(jax.random.PRNGKey(4), 16)
+    params = jax.tree_util.tree_map(lambda x: x * 8, params)  # away from the uniform state
+    hi = H.netket_hilbert()
+    sampler = nk.sampler.MetropolisExchange(hi, graph=H.lattice.to_netket(), n_chains=16, d_max=1)
+    vs = nk.vqs.MCState(sampler, nqs.as_flax(model, 16), n_samples=8192, n_discard_per_chain=100, seed=0, sampler_seed=1)
+    vs.parameters = {"nqs": params}
+    e = vs.expect(H.to_netket())
+    theirs, theirs_err = float(np.real(e.mean)) / 4 / 16, float(e.error_of_mean) / 4 / 16
+
+    vmc = nqs.VMC(H, model, n_samples=8192, sampler=nqs.Metropolis(n_chains=16))
+    state = vmc.init(jax.random.PRNGKey(0))._replace(params=params)
+    state = state._replace(sampler=vmc._thermalize(params, state.sampler))
+    _, info = vmc.make_evaluate()(params, state.sampler)
+    ours, ours_err = float(info["energy_per_site"]), float(info["error_per_site"])
+    assert abs(ours - theirs) < 4 * np.hypot(ours_err, theirs_err), (ours, ours_err, theirs, theirs_err)
+
+
+def test_deep_ffnn_lowers_the_4x4_energy():
+    H = nqs.Heisenberg(nqs.Square(4, 4))
+    r = nqs.ground_state(H, nqs.DeepFFNN(widths=(1,)), n_samples=512, steps=60, seed=0, learning_rate=0.05,
+                         sr=nqs.SR(diag_shift=1e-3), progress=False, exact=-0.70178020, eval_rounds=2)
+    assert r.relative_error < 2e-2
+    assert r.history["energy_per_site"][-10:].mean() < r.history["energy_per_site"][:3].mean() - 0.05
+
+
+def test_bad_feedforward_settings():
+    with pytest.raises(ValueError, match="activation"):
+        nqs.FFNN(activation="relu6")
+    with pytest.raises(ValueError, match="alpha"):
+        nqs.DeepFFNN(widths=(2, 0))
+    with pytest.raises(ValueError, match="at least one"):
+        nqs.DeepFFNN(widths=())
