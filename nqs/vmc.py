@@ -44,6 +44,24 @@ HISTORY_COLUMNS = (
 )
 
 
+def shard_chains(sigma):
+    """Spread the chains over all JAX devices (one mesh axis); a no-op on one device.
+
+    Everything downstream follows from this placement: XLA partitions the sampler, the local
+    energies and the log-derivatives by chain and inserts the all-reduces of the SR sums over
+    samples. Random numbers are drawn partitionably (``jax_threefry_partitionable``), so the same
+    seed gives the same run on 1 and on many devices, up to the order of floating-point sums.
+    Multi-host: call ``jax.distributed.initialize()`` first on every process (see the README).
+    """
+    devices = jax.devices()
+    if len(devices) == 1 or sigma.shape[0] % len(devices):
+        return sigma
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(devices), ("chains",))
+    return jax.device_put(sigma, NamedSharding(mesh, PartitionSpec("chains")))
+
+
 class VMCState(NamedTuple):
     """Everything a VMC run needs to continue: parameters, optimizer and sampler state, step count."""
 
@@ -110,6 +128,7 @@ class VMC:
         params = self.model.init(k_params, self.hamiltonian.n_sites)
         real_dtype = jnp.real(jax.tree_util.tree_leaves(params)[0]).dtype
         sstate = init_state(self.sampler, self.hamiltonian, k_sampler, real_dtype)
+        sstate = sstate._replace(sigma=shard_chains(sstate.sigma))
         sstate = self._thermalize(params, sstate)
         opt_state = self.make_optimizer().init(params)
         return VMCState(params=params, opt_state=opt_state, sampler=sstate, step=jnp.zeros((), jnp.int32))
