@@ -1,9 +1,9 @@
 """`nqs bench`: every ansatz against exact diagonalisation, DMRG and published energies, on one lattice.
 
-The benchmark of Carleo & Troyer, Science 355, 602 (2017) (their Fig. 3 and Table S1) compares
-the variational energy of each network with the exact one; VarBench (Wu et al., Science 386, 296
-(2024)) adds tensor-network baselines and the V-score N Var(E) / E^2, which ranks ansätze by
-accuracy without an exact answer. ``run_bench`` does both on one lattice:
+The benchmark of Carleo & Troyer, Science 355, 602 (2017) (their Fig. 3) compares the variational
+energy of each network with the exact one; VarBench (Wu et al., Science 386, 296 (2024)) adds
+tensor-network baselines and the V-score N Var(E) / E^2, which ranks ansätze by accuracy without an
+exact answer. ``run_bench`` does both on one lattice:
 
 - the reference: ED (NetKet operator in the Sz = 0 sector, Lanczos; ``nqs.exact``) when the lattice
   has at most ``max_ed_sites`` sites, else the package's table of exact and QMC energies
@@ -21,8 +21,9 @@ checked before anything is computed.
 HDF5 layout added to that of ``nqs.io`` (schema_version 1):
 
     /                      attrs: ... as nqs.io, plus kind = "bench", status ("running" | "finished")
-    /runs/<model>/         one VMC run per ansatz, as nqs.io (history flushed every step), plus
-                           attrs label, relative_error
+    /runs/<model>/         one VMC run per ansatz, as nqs.io (history flushed every step, events),
+                           plus attrs label, relative_error; status "diverged" (and message) for
+                           an ansatz whose training failed, which the table then shows as such
     /baselines/ed          attrs: energy_per_site, wall_time, sector_dim (when ED ran)
     /baselines/reference   attrs: energy_per_site, error, kind, source (when the table has the lattice)
     /baselines/dmrg        attrs (arrays, one entry per chi): chi, energy_per_site,
@@ -48,7 +49,7 @@ import numpy as np
 from .exact import MAX_ED_SITES, ground_state_energy
 from .hamiltonian import Heisenberg
 from .lattice import Square, parse_lattice
-from .models import RBM, RBMSymm
+from .models import FFNN, RBM, DeepFFNN, RBMSymm
 from .references import reference_energy, variational_results
 
 DEFAULT_CHI = (64, 128, 256)
@@ -79,6 +80,10 @@ MODELS: dict[str, Ansatz] = {
     "rbm": Ansatz("RBM α=1", lambda lattice: RBM(alpha=1), learning_rate=0.05, diag_shift=1e-3),
     # 4x4: rel. error 1e-3 after 300 steps of 1024 samples
     "rbmsymm": Ansatz("RBMSymm α=2", lambda lattice: RBMSymm(lattice, alpha=2), learning_rate=0.05, diag_shift=1e-3),
+    # Saito's shallow form: 4x4 rel. error about 3e-2 (sigmoid or log cosh, alpha 1-2)
+    "ffnn": Ansatz("FFNN α=1", lambda lattice: FFNN(alpha=1), learning_rate=0.05, diag_shift=1e-3),
+    # one hidden layer of N log-cosh units, complex: 4x4 rel. error about 1e-3 (generic path, slower)
+    "deepffnn": Ansatz("DeepFFNN (1,)", lambda lattice: DeepFFNN(widths=(1,)), learning_rate=0.05, diag_shift=1e-3),
 }
 
 REFERENCE_MODES = ("auto", "ed", "table")
@@ -272,9 +277,12 @@ def run_bench(
         ground_state_energy(H, max_sites=max_ed_sites)  # refuses at once, with nqs.exact's message
     table_entry = reference_energy(lattice)
     if reference == "table" and table_entry is None:
+        from .references import table
+
+        known = ", ".join(k.removeprefix("square_").removesuffix("_pbc") for k in table() if k.endswith("_pbc"))
         raise ValueError(
-            f"the reference table has no entry for {lattice.name}; it has 4x4, 6x6 (exact) and 8x8, 10x10 (QMC), "
-            "periodic; use --reference auto or ed"
+            f"the reference table has no entry for {lattice.name}; it has {known} (periodic); "
+            "use --reference auto or ed"
         )
     if chis:
         from .mps import require_tenpy
@@ -307,10 +315,11 @@ def run_bench(
             t0 = time.perf_counter()
             e_ed = ground_state_energy(H, max_sites=max_ed_sites)
             dim = _sector_dim(lattice.n_sites)
-            rows.append(BenchRow("ed", "ED (Lanczos, Sz=0)", "ed", f"{dim} states", e_ed, 0.0,
+            sector = f"Sz={H.total_sz:g}"
+            rows.append(BenchRow("ed", f"ED (Lanczos, {sector})", "ed", f"{dim} states", e_ed, 0.0,
                                  wall_time=time.perf_counter() - t0))
             ref = Reference(e_ed, "ed", "exact diagonalisation",
-                            "this run: NetKet operator in the Sz = 0 sector, Lanczos (scipy)")
+                            f"this run: NetKet operator in the {sector} sector, Lanczos (scipy)")
             if writer:
                 writer.baseline("ed", energy_per_site=e_ed, wall_time=rows[-1].wall_time, sector_dim=dim)
             _advance(bar)
@@ -327,13 +336,14 @@ def run_bench(
             _describe_bar(bar, spec.label)
             row, history = _run_vmc(H, name, spec, built[name], steps, samples, seed, ref, writer, bar)
             rows.append(row)
-            histories[spec.label] = history
+            if history is not None:
+                histories[spec.label] = history
             _advance(bar)
         if chis:
             rows.extend(_run_dmrg(H, chis, writer, bar))
         ref = _finalise_reference(ref, rows, lattice)
         for row in rows:
-            if ref.energy_per_site is not None and row.kind in ("vmc", "dmrg"):
+            if ref.energy_per_site is not None and row.kind in ("vmc", "dmrg") and np.isfinite(row.energy_per_site):
                 row.relative_error = abs(row.energy_per_site - ref.energy_per_site) / abs(ref.energy_per_site)
         if writer:
             writer.finish(rows, ref)
@@ -352,7 +362,7 @@ def run_bench(
 
 def _run_vmc(H, name, spec, model, steps, samples, seed, ref, writer, bar):
     from .sr import SR
-    from .vmc import ground_state
+    from .vmc import DivergenceError, ground_state
 
     if writer:
         writer.start_run(name, spec, model, samples, steps, seed, ref.energy_per_site)
@@ -363,11 +373,18 @@ def _run_vmc(H, name, spec, model, steps, samples, seed, ref, writer, bar):
         if bar is not None:
             bar.set_postfix_str(f"step {p + 1}/{steps} E/N={info['energy_per_site']:.5f}", refresh=False)
 
-    result = ground_state(
-        H, model, n_samples=int(samples), steps=int(steps), seed=int(seed), n_chains=spec.n_chains,
-        learning_rate=spec.learning_rate, sr=SR(diag_shift=spec.diag_shift), progress=False, callback=on_step,
-        exact=ref.energy_per_site,
-    )
+    try:
+        result = ground_state(
+            H, model, n_samples=int(samples), steps=int(steps), seed=int(seed), n_chains=spec.n_chains,
+            learning_rate=spec.learning_rate, sr=SR(diag_shift=spec.diag_shift), progress=False, callback=on_step,
+            exact=ref.energy_per_site,
+        )
+    except DivergenceError as exc:
+        # one ansatz that fails to train is a result of the benchmark, not a reason to lose the others
+        if writer:
+            writer.fail_run(name, str(exc))
+        row = BenchRow(name, f"{spec.label} (diverged)", "vmc", "—", float("nan"), wall_time=None)
+        return row, None
     if writer:
         writer.finish_run(name, result)
     row = BenchRow(name, spec.label, "vmc", f"{result.n_params} params", result.energy_per_site, result.error,
@@ -406,7 +423,10 @@ def _finalise_reference(ref: Reference, rows, lattice) -> Reference:
     """With neither ED nor a table entry, the lowest variational energy (ours or published) stands in."""
     if ref.energy_per_site is not None:
         return ref
-    candidates = [(r.energy_per_site, f"{r.method} {r.size} (this run)", "") for r in rows if r.kind in ("vmc", "dmrg")]
+    candidates = [
+        (r.energy_per_site, f"DMRG χ={r.chi} (this run)" if r.kind == "dmrg" else f"{r.method}, {r.size} (this run)", "")
+        for r in rows if r.kind in ("vmc", "dmrg") and np.isfinite(r.energy_per_site)
+    ]
     candidates += [(v["energy_per_site"], v["method"], v["source"]) for v in variational_results(lattice)]
     if not candidates:
         return Reference(None, "none", f"no exact, QMC or variational energy for {lattice.name}")
@@ -435,7 +455,7 @@ def format_table(bench: Bench) -> str:
         err = "—" if r.kind == "dmrg" else ("0" if r.error == 0 else _fmt(r.error, ".1e"))
         wall = "—" if r.wall_time is None else f"{r.wall_time:.1f} s"
         lines.append(
-            f"| {r.method} | {r.size} | {r.energy_per_site:.8f} | {err} | {rel} | {_fmt(r.v_score, '.1e')} | {wall} |"
+            f"| {r.method} | {r.size} | {_fmt(r.energy_per_site, '.8f')} | {err} | {rel} | {_fmt(r.v_score, '.1e')} | {wall} |"
         )
     ref = bench.reference
     lines.append("")
@@ -517,7 +537,7 @@ class _BenchFile:
         from .io import ENERGY_UNIT, SCHEMA_VERSION, write_system
 
         self.energy_unit = ENERGY_UNIT
-        self.file = h5py.File(os.fspath(path), "w")
+        self.file = h5py.File(os.fspath(path), "w", locking=False)  # readable while running, as nqs.io
         f = self.file
         v = _versions()
         f.attrs["schema_version"] = SCHEMA_VERSION
@@ -550,6 +570,12 @@ class _BenchFile:
             hist.create_dataset(c, shape=(0,), maxshape=(None,), dtype="f8", chunks=(256,))
         self.file.flush()
 
+    def fail_run(self, name, message):
+        run = self.file[f"runs/{name}"]
+        run.attrs["status"] = "diverged"
+        run.attrs["message"] = message
+        self.file.flush()
+
     def append(self, name, info):
         hist = self.file[f"runs/{name}/history"]
         for c in hist:
@@ -559,9 +585,20 @@ class _BenchFile:
         self.file.flush()
 
     def finish_run(self, name, result):
+        import h5py
+
         from .io import _write_tree
 
         run = self.file[f"runs/{name}"]
+        # the driver drops the rows of steps it reverted after a divergence; its history is the record
+        hist = run["history"]
+        for c in hist:
+            values = np.asarray(result.history[c], dtype=np.float64)
+            hist[c].resize((len(values),))
+            hist[c][...] = values
+        if result.events:
+            run.create_dataset("events", data=np.array([_json(e) for e in result.events], dtype=object),
+                               maxshape=(None,), dtype=h5py.string_dtype())
         _write_tree(run.create_group("params"), result.params)
         for k in ("energy_per_site", "error", "variance", "v_score", "wall_time"):
             run.attrs[k] = float(getattr(result, k))

@@ -6,6 +6,7 @@ summarises a result file.
     nqs run config.toml                      # the same options from a TOML file
     nqs run --resume run.h5                  # continue a run from its last checkpoint
     nqs show run.h5                          # summary table and convergence figure
+    nqs bench                                # every ansatz vs ED, DMRG and published energies
 
 Bad input gives one line on stderr and exit code 2; an existing output file is never overwritten
 without ``--force``.
@@ -16,6 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+from .bench import add_parser as add_bench_parser
+from .bench import main as bench_main
 
 EXIT_USAGE = 2
 
@@ -130,6 +134,7 @@ def build_parser():
     show = sub.add_parser("show", help="summarise an nqs HDF5 file and plot its convergence")
     show.add_argument("file")
     show.add_argument("--png", help="figure path (default: FILE with .png)")
+    add_bench_parser(sub)
     return ap
 
 
@@ -243,6 +248,8 @@ def main(argv=None) -> int:
             return cmd_run(args)
         if args.command == "show":
             return cmd_show(args)
+        if args.command == "bench":
+            return bench_main(args)
     except (ValueError, TypeError, FileExistsError, NQSFileError) as exc:
         print(f"nqs: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

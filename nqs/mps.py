@@ -21,9 +21,9 @@ only allows on bipartite lattices, so the spectrum and the ground-state energy a
 
 Sz is conserved (``SpinHalfSite(conserve="Sz")``) and the start is the Néel product state, so DMRG
 stays in the sector of the VMC sampler and of ED (Sz = 0 for even N). Bond dimensions are taken in
-increasing order, each warm-started from the previous one, with a density-matrix mixer switched on
-at the start of each (it lets two-site DMRG leave the product state and the previous chi's local
-minimum) and off before the energy is read. The energy reported is <psi|H|psi> of the final MPS,
+increasing order, each warm-started from the previous one, with the density-matrix mixer of White,
+PRB 72, 180403 (2005) switched on at the start of each (it lets two-site DMRG leave the product state
+and the previous chi's local minimum) and off before the energy is read. The energy reported is <psi|H|psi> of the final MPS,
 a variational upper bound; the truncation error is the largest discarded weight of its last sweep.
 
 TeNPy is optional: ``pip install physics-tenpy`` (or ``pip install "nqs[dmrg]"``).
