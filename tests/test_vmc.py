@@ -52,3 +52,12 @@ def test_open_odd_lattice_is_sampled_in_its_sz_sector():
     assert np.all(np.asarray(r.state.sampler.sigma).sum(axis=1) == 1)
     assert r.energy_per_site > exact - 4 * r.error
     assert r.relative_error < 2e-2
+
+
+def test_chunked_local_energies_change_nothing():
+    """chunk_size bounds the memory of the local-energy pass; the run itself must not change."""
+    H = nqs.Heisenberg(nqs.Square(4, 2))
+    runs = [nqs.ground_state(H, nqs.RBM(alpha=1), n_samples=64, steps=4, seed=2, progress=False, eval_rounds=1,
+                             chunk_size=chunk) for chunk in (None, 16)]
+    np.testing.assert_allclose(runs[0].history["energy_per_site"], runs[1].history["energy_per_site"], rtol=1e-12)
+    np.testing.assert_allclose(runs[0].params["W"], runs[1].params["W"], rtol=1e-10, atol=1e-14)

@@ -126,7 +126,7 @@ def layer(net: Network, h_n, lam, phi, pi):
     return phi + de * pi, pi - de * (h_n * pi - net.m2 * phi - lam * phi**3)
 
 
-def propagate(net: Network, h, lam, phi, pi, *, return_all: bool = False):
+def propagate(net: Network, h, lam, phi, pi, *, return_all: bool = False, unroll: int = 1):
     """Run (φ, π) from η_ini through all N layers to η_fin.
 
     Args:
@@ -134,6 +134,7 @@ def propagate(net: Network, h, lam, phi, pi, *, return_all: bool = False):
         lam: quartic coupling λ.
         phi, pi: fields at η_ini, any (matching) shape.
         return_all: also return the fields at the input of every layer, shape (N, ...).
+        unroll: layers per iteration of the compiled loop (a speed knob; results are identical).
 
     Returns:
         (φ, π) at η_fin, or ((φ, π), (φ_n, π_n)) with ``return_all``.
@@ -143,7 +144,7 @@ def propagate(net: Network, h, lam, phi, pi, *, return_all: bool = False):
         new = layer(net, h_n, lam, *state)
         return new, state if return_all else None
 
-    final, inputs = jax.lax.scan(step, (phi, pi), jnp.asarray(h))
+    final, inputs = jax.lax.scan(step, (phi, pi), jnp.asarray(h), unroll=unroll)
     return (final, inputs) if return_all else final
 
 
@@ -195,11 +196,11 @@ def boundary_fields(net: Network, params, x):
     return near_boundary_solution(alpha, beta, coupling(net, params), net.eta_ini)
 
 
-def horizon_value(net: Network, params, x):
+def horizon_value(net: Network, params, x, unroll: int = 1):
     """F(x): the network from the inputs x, shape (..., 2), to the horizon condition, shape (...)."""
     lam = coupling(net, params)
     phi, pi = boundary_fields(net, params, x)
-    phi, pi = propagate(net, params["h"], lam, phi, pi)
+    phi, pi = propagate(net, params["h"], lam, phi, pi, unroll=unroll)
     return horizon_condition(net, lam, phi, pi)
 
 
@@ -208,9 +209,9 @@ def output(F, eps: float = 0.1, width: float = 0.01):
     return 0.5 * (jnp.tanh((F - eps) / width) - jnp.tanh((F + eps) / width) + 2.0)
 
 
-def predict(net: Network, params, x):
+def predict(net: Network, params, x, unroll: int = 1):
     """t(F(x)), the network's output in [0, 1] (0 = on the physical curve)."""
-    return output(horizon_value(net, params, x), net.eps, net.width)
+    return output(horizon_value(net, params, x, unroll), net.eps, net.width)
 
 
 def classify(net: Network, params, x):
@@ -234,14 +235,14 @@ def penalty(net: Network, h):
     return smooth + net.c_boundary * (net.d - h[0]) ** 2
 
 
-def data_loss(net: Network, params, x, y):
+def data_loss(net: Network, params, x, y, unroll: int = 1):
     """(mean |t(F(x)) − y|)², the papers' L1 loss squared (without the penalty)."""
-    return jnp.mean(jnp.abs(predict(net, params, x) - y)) ** 2
+    return jnp.mean(jnp.abs(predict(net, params, x, unroll) - y)) ** 2
 
 
-def loss(net: Network, params, x, y):
+def loss(net: Network, params, x, y, unroll: int = 1):
     """The training loss: (mean |t − y|)² + penalty(h)."""
-    return data_loss(net, params, x, y) + penalty(net, params["h"])
+    return data_loss(net, params, x, y, unroll) + penalty(net, params["h"])
 
 
 def init_params(net: Network, key, *, h_mean: float, h_std: float, lam: float | None = None,

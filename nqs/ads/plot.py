@@ -82,7 +82,9 @@ def plot_qcd_data(x, y, predicted_positive, lattice, fit, path):
     ax.plot(lattice.m_q, lattice.condensate, "ks", ms=5, label="lattice QCD")
     ax.set_xlabel("quark mass m_q [GeV]")
     ax.set_ylabel("⟨q̄q⟩ [GeV³]")
-    ax.legend(fontsize=7, markerscale=4)
+    leg = ax.legend(fontsize=7)
+    for handle in leg.legend_handles:  # the data points are tiny; show them at a readable size
+        handle.set_markersize(5)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
