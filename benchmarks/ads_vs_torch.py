@@ -18,7 +18,7 @@ seed on each side, the speed-up, and the wall time of the whole 10-seed, 5000-ep
 (screening stage included, as ``nqs ads qcd --seeds 10`` runs it).
 
     pip install -e ".[torch]"                       # PyTorch is an optional extra
-    python benchmarks/ads_vs_torch.py               # full: a few torch epochs, the real 10 x 5000 ensemble (~5 min)
+    python benchmarks/ads_vs_torch.py               # full: a few torch epochs, the real 10 x 5000 ensemble (3-5 min)
     python benchmarks/ads_vs_torch.py --quick       # < 1 minute: 1 torch epoch, ensemble extrapolated from 20 epochs
 """
 

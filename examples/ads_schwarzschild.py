@@ -1,4 +1,4 @@
-"""Recover the AdS4 black-hole metric h(η) = 3 coth(3η) from data, as a deep network (HSTT1 §3).
+"""Recover the AdS4 black-hole metric h(η) = 3 coth(3η) from data, as a deep network (HSTT1).
 
 The boundary values (φ, π) of a bulk scalar are labelled by whether the black-hole metric lets them
 end regularly at the horizon; a 10-layer network whose weights are h(η_n) learns the metric back.

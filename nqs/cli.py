@@ -7,6 +7,7 @@ summarises a result file.
     nqs run --resume run.h5                  # continue a run from its last checkpoint
     nqs show run.h5                          # summary table and convergence figure
     nqs bench                                # every ansatz vs ED, DMRG and published energies
+    nqs ads schwarzschild | qcd --seeds 10   # AdS/CFT as a deep network (nqs.ads)
 
 Bad input gives one line on stderr and exit code 2; an existing output file is never overwritten
 without ``--force``.
@@ -135,6 +136,9 @@ def build_parser():
     show.add_argument("file")
     show.add_argument("--png", help="figure path (default: FILE with .png)")
     add_bench_parser(sub)
+    from .ads.cli import add_parser as add_ads_parser
+
+    add_ads_parser(sub)
     return ap
 
 
@@ -250,6 +254,10 @@ def main(argv=None) -> int:
             return cmd_show(args)
         if args.command == "bench":
             return bench_main(args)
+        if args.command == "ads":
+            from .ads.cli import main as ads_main
+
+            return ads_main(args)
     except (ValueError, TypeError, FileExistsError, NQSFileError) as exc:
         print(f"nqs: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,11 +1,11 @@
 """Training data for the holographic networks: the black-hole experiment and the lattice QCD data.
 
-Experiment 1 (HSTT1 §3): boundary values (φ, π) at η_ini, uniform in [0, 1.5] × [−0.2, 0.2], are
+Experiment 1 (HSTT1): boundary values (φ, π) at η_ini, uniform in [0, 1.5] × [−0.2, 0.2], are
 run through the network with the true metric h(η) = 3 coth(3η); a point is positive (label 0)
 when the horizon condition holds to |F| < 0.1, negative (label 1) otherwise. Labelling uses the
 very forward map that is trained, so the true metric classifies its own data exactly.
 
-Experiment 2 (HSTT2 §3): the chiral condensate ⟨q̄q⟩ against the quark mass m_q from lattice QCD
+Experiment 2 (HSTT2): the chiral condensate ⟨q̄q⟩ against the quark mass m_q from lattice QCD
 above the crossover (7 points, shipped as ``nqs/data/chiral_condensate_highT.csv`` with their
 source) is fitted by a cubic; points (m_q, ⟨q̄q⟩) uniform in [0, 0.022] GeV × [0, 0.11] GeV³ are
 positive when |⟨q̄q⟩ − fit(m_q)| < |ξ| with a fresh ξ ~ N(0, 0.004²) per point (the acceptance

@@ -2,7 +2,7 @@
 analysis, HDF5 file and figures. ``nqs ads schwarzschild`` and ``nqs ads qcd`` call these.
 
 1. ``schwarzschild``: recover h(η) = 3 coth(3η) of the AdS4 black hole from data it labelled
-   (HSTT1 §3). Reports the learned h against the truth layer by layer and the held-out accuracy.
+   (HSTT1). Reports the learned h against the truth layer by layer and the held-out accuracy.
 2. ``qcd``: learn the emergent metric, λ and the AdS radius L from lattice QCD's chiral condensate
    (HSTT2). Reports 1/L in MeV, λ and λ/L over an ensemble of seeds, the IR wall and horizon of the
    metric, and the quark–antiquark potential it predicts.

@@ -10,7 +10,7 @@ In the metric ds² = −f(η)dt² + dη² + g(η)dx² (d−1 spatial x), a scala
     ∂_η π + h(η) π − m² φ − λ φ³ = 0,    π = ∂_η φ,    h(η) = ∂_η log √(f g^{d−1}).
 
 Forward Euler with N steps from the boundary side η_ini down to η_fin, Δη = (η_fin − η_ini)/N < 0,
-is the network (HSTT1 §2): layer n, at η_n = η_ini + nΔη, maps
+is the network (HSTT1): layer n, at η_n = η_ini + nΔη, maps
 
     φ ← φ + Δη π,    π ← π − Δη (h_n π − m² φ − λ φ³).
 
@@ -19,9 +19,9 @@ as the papers' with the sign carried by Δη. The weights are the metric values 
 λ and the AdS radius L). The last layer is the horizon condition F(φ, π) at η_fin, read through the
 smoothed box t(F) = [tanh((F−ε)/δ) − tanh((F+ε)/δ) + 2]/2 (≈0 for |F| < ε, ≈1 outside); data on
 the physical curve carry the label y = 0, data off it y = 1, and the loss is (mean |t − y|)² plus
-the smoothness penalty on h (HSTT1 §3, HSTT2 §2).
+the smoothness penalty on h (HSTT1, HSTT2).
 
-Two presets reproduce the papers: ``SCHWARZSCHILD`` (HSTT1 §3: d = 3, m² = −1, λ = 1, 10 layers,
+Two presets reproduce the papers: ``SCHWARZSCHILD`` (HSTT1: d = 3, m² = −1, λ = 1, 10 layers,
 η from 1 to 0.1, regular-horizon condition F = (2/η)π − m²φ − λφ³) and ``QCD`` (HSTT2: d = 4,
 m² = −3, 15 layers, η from 1 to 1/15, F = π(η_fin), inputs (m_q, ⟨q̄q⟩) through the near-boundary
 solution). η is measured in units of the AdS radius L.
@@ -53,7 +53,7 @@ class Network(NamedTuple):
         eta_ini: boundary-side cutoff η_ini (input layer), in units of L.
         eta_fin: horizon-side cutoff η_fin (output layer), in units of L.
         horizon: ``"regular"``, F = (2/η_fin)π − m²φ − λφ³ (regularity at a black-hole horizon,
-            HSTT1 §3), or ``"pi"``, F = π(η_fin) (HSTT2).
+            HSTT1), or ``"pi"``, F = π(η_fin) (HSTT2).
         boundary: ``"field"``, the inputs are (φ, π) at η_ini; or ``"qcd"``, the inputs are
             (m_q [GeV], ⟨q̄q⟩ [GeV³]) mapped to (φ, π) by ``qcd_boundary``.
         lam: the quartic coupling λ when it is not a trained parameter.
@@ -104,8 +104,8 @@ class Network(NamedTuple):
         return self
 
 
-# HSTT1 §3: AdS4 Schwarzschild, h(η) = 3 coth(3η); c_smooth is ours (HSTT1 quotes the form, and we
-# found 1e-3 to smooth without biasing the learned metric; see docs/ads.md).
+# HSTT1: AdS4 Schwarzschild, h(η) = 3 coth(3η). HSTT1 give the form of the penalty; c = 1e-3 is
+# our reading of their value; the horizon-side layers move with it (docs/ads.md).
 SCHWARZSCHILD = Network(d=3, m2=-1.0, n_layers=10, eta_ini=1.0, eta_fin=0.1, horizon="regular",
                         boundary="field", lam=1.0, c_smooth=1e-3, c_boundary=0.0)
 
@@ -115,7 +115,7 @@ QCD = Network(d=4, m2=-3.0, n_layers=15, eta_ini=1.0, eta_fin=1.0 / 15, horizon=
 
 
 def schwarzschild_h(eta, d: int = 3):
-    """h(η) = d coth(dη) of the AdS_{d+1} Schwarzschild black hole (horizon at η = 0, HSTT1 §3)."""
+    """h(η) = d coth(dη) of the AdS_{d+1} Schwarzschild black hole (horizon at η = 0, HSTT1)."""
     eta = np.asarray(eta, dtype=float)
     return d / np.tanh(d * eta)
 
@@ -149,14 +149,14 @@ def propagate(net: Network, h, lam, phi, pi, *, return_all: bool = False, unroll
 
 
 def horizon_condition(net: Network, lam, phi, pi):
-    """F at η_fin: (2/η_fin)π − m²φ − λφ³ for a regular horizon (HSTT1 §3), or π (HSTT2)."""
+    """F at η_fin: (2/η_fin)π − m²φ − λφ³ for a regular horizon (HSTT1), or π (HSTT2)."""
     if net.horizon == "regular":
         return (2.0 / net.eta_fin) * pi - net.m2 * phi - lam * phi**3
     return pi
 
 
 def qcd_sources(m_q, condensate, L, n_colors: int = 3):
-    """Dimensionless bulk coefficients from the QCD data (HSTT2 §2, with N_c colours).
+    """Dimensionless bulk coefficients from the QCD data (HSTT2, with N_c colours).
 
     α = L √N_c/(2π) m_q,    β = L³ π/√N_c ⟨q̄q⟩,
 
@@ -168,7 +168,7 @@ def qcd_sources(m_q, condensate, L, n_colors: int = 3):
 
 
 def near_boundary_solution(alpha, beta, lam, eta):
-    """The asymptotic solution of φ'' + 4φ' + 3φ − λφ³ = 0 (AdS5, m² = −3, HSTT2 §2) and π = φ'.
+    """The asymptotic solution of φ'' + 4φ' + 3φ − λφ³ = 0 (AdS5, m² = −3, HSTT2) and π = φ'.
 
     φ = α e^{−η} + β e^{−3η} − ½ λ α³ η e^{−3η},
     π = −α e^{−η} − 3β e^{−3η} + (3/2) λ α³ η e^{−3η} − ½ λ α³ e^{−3η};
@@ -225,7 +225,7 @@ def accuracy(net: Network, params, x, y) -> float:
 
 
 def penalty(net: Network, h):
-    """c_smooth Σ_{n=1}^{N−1} η_n⁴ (h_{n+1} − h_n)² + c_boundary (d − h_1)² (HSTT1 §3, HSTT2 §2).
+    """c_smooth Σ_{n=1}^{N−1} η_n⁴ (h_{n+1} − h_n)² + c_boundary (d − h_1)² (HSTT1, HSTT2).
 
     The η⁴ weight lets h vary fast near the horizon (η → 0), where coth(dη) does, and keeps it
     smooth near the boundary; the second term ties the first layer to AdS (h → d as η → ∞).

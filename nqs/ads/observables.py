@@ -1,10 +1,10 @@
 """Observables of the emergent geometry: the metric from the learned h, and the quark–antiquark
-potential from the Wilson loop (HSTT2 §4; Maldacena, PRL 80, 4859 (1998); Rey & Yee, EPJC 22, 379
+potential from the Wilson loop (HSTT2; Maldacena, PRL 80, 4859 (1998); Rey & Yee, EPJC 22, 379
 (2001)).
 
-The metric. The network only learns h(η) = ∂_η log √(f g^{d−1}); the Wilson loop needs f and g.
-We assume f = g (as one must assume something; HSTT2 make the same kind of assumption), so that
-h = (d/2) ∂_η log g and
+The metric. The network only learns h(η) = ∂_η log √(f g^{d−1}), one combination of f and g; the
+Wilson loop needs both, so one more relation must be assumed. We assume f = g (an assumption, not a
+result: a horizon where f vanishes faster than g is not representable), so that h = (d/2) ∂_η log g and
 
     g(η) = f(η) = exp(2η_ini − (2/d) ∫_η^{η_ini} h dη'),   η < η_ini,     g = e^{2η} above η_ini,
 
@@ -30,10 +30,10 @@ units of L and 2πα'V in units of L as well (``quark_potential`` converts to fm
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple
 
 import numpy as np
-from scipy import integrate, special
 
 from .network import Network
 
@@ -42,7 +42,7 @@ HBAR_C_GEV_FM = 0.1973269804  # ħc in GeV·fm: 1 GeV⁻¹ = 0.1973 fm
 
 def ads5_coefficient() -> float:
     """4π²/Γ(1/4)⁴ ≈ 0.2285: V(r) = −coefficient · (R²/α')/r in AdS5 (Maldacena 1998)."""
-    return 4 * np.pi**2 / special.gamma(0.25) ** 4
+    return 4 * math.pi**2 / math.gamma(0.25) ** 4
 
 
 class Metric(NamedTuple):
@@ -95,6 +95,8 @@ def _turning_point_integrals(f: Callable, g: Callable, eta_star: float, eta_ir: 
 
     Near η* substitute η = η* + s², which removes the 1/√(A − A*) endpoint singularity.
     """
+    from scipy import integrate  # here, not at import: it would add a third of a second to every `nqs` command
+
     a_star = f(eta_star) * g(eta_star)
     span = 4.0  # the substituted part covers [η*, η*+span]; beyond it the integrands are smooth and decaying
     pts_s = sorted({np.sqrt(b - eta_star) for b in breaks if eta_star < b < eta_star + span})
