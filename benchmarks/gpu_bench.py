@@ -12,16 +12,13 @@ out of memory is reported as such. The table is printed last.
 from __future__ import annotations
 
 import argparse
-import time
 import traceback
-
-import numpy as np
 
 import nqs  # noqa: F401  (x64 and thread defaults before jax/netket)
 
 import jax  # noqa: E402
 
-from vs_netket import N_DISCARD, netket_driver  # noqa: E402
+from vs_netket import time_netket, time_nqs  # noqa: E402
 
 FULL = [  # (L, samples, chains, chunk for nqs local energies)
     (10, 1008, 1008, None),
@@ -32,38 +29,9 @@ FULL = [  # (L, samples, chains, chunk for nqs local energies)
 DRY = [(4, 64, 16, None), (4, 64, 64, 16)]
 
 
-def time_nqs(L, samples, chains, chunk, steps, warmup=2):
-    H = nqs.Heisenberg(nqs.Square(L, L))
-    vmc = nqs.VMC(H, nqs.RBM(alpha=1), sampler=nqs.Metropolis(n_chains=chains, n_discard=N_DISCARD),
-                  sr=nqs.SR(diag_shift=0.01), n_samples=samples, learning_rate=0.01, chunk_size=chunk)
-    state = vmc.init(jax.random.PRNGKey(0))
-    step = vmc.make_step()
-    times = []
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
-        state, info = step(state)
-        jax.block_until_ready(info)
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return float(np.median(times)), float(info["energy_per_site"])
-
-
-def time_netket(L, samples, chains, steps, warmup=2):
-    driver, vs, _ = netket_driver(L, n_samples=samples, n_chains=chains)
-    stamps = []
-
-    def record(step, log_data, drv):
-        float(np.real(drv._loss_stats.mean))
-        stamps.append(time.perf_counter())
-        return True
-
-    driver.run(warmup + steps, out=None, callback=record, show_progress=False)
-    return float(np.median(np.diff(stamps[warmup - 1:]))), float(np.real(driver._loss_stats.mean)) / 4 / L**2
-
-
-def attempt(fn, *args):
+def attempt(fn):
     try:
-        return fn(*args)
+        return fn()
     except Exception as exc:  # out of memory on the card is a result, not a crash of the benchmark
         name = type(exc).__name__
         text = str(exc).splitlines()[0][:120] if str(exc) else ""
@@ -84,20 +52,20 @@ def main(argv=None):
     rows = []
     for L, samples, chains, chunk in configs:
         print(f"{L}x{L}, {samples} samples on {chains} chains", flush=True)
-        ours = attempt(time_nqs, L, samples, chains, chunk, args.steps)
+        ours = attempt(lambda: time_nqs(L, args.steps, 2, n_samples=samples, n_chains=chains, chunk_size=chunk))
         print(f"    nqs    {ours}", flush=True)
         theirs = None
         if not (L >= 16 and args.skip_netket_16):
-            theirs = attempt(time_netket, L, samples, chains, args.steps)
+            theirs = attempt(lambda: time_netket(L, args.steps, 2, n_samples=samples, n_chains=chains))
         print(f"    netket {theirs}", flush=True)
         rows.append((L, samples, chains, theirs, ours))
     print()
     print(f"| lattice | samples | chains | NetKet ms/step | nqs ms/step | speed-up |   ({jax.devices()[0].device_kind})")
     print("|---|---|---|---|---|---|")
     for L, samples, chains, theirs, ours in rows:
-        t_nk = f"{theirs[0] * 1e3:.1f}" if theirs else "failed (out of memory)"
-        t_q = f"{ours[0] * 1e3:.1f}" if ours else "failed"
-        ratio = f"{theirs[0] / ours[0]:.1f}x" if theirs and ours else "—"
+        t_nk = f"{theirs * 1e3:.1f}" if theirs else "failed (out of memory)"
+        t_q = f"{ours * 1e3:.1f}" if ours else "failed"
+        ratio = f"{theirs / ours:.1f}x" if theirs and ours else "—"
         print(f"| {L}x{L} | {samples} | {chains} | {t_nk} | {t_q} | {ratio} |")
 
 

@@ -46,8 +46,8 @@ def netket_driver(L, seed=0, n_samples=N_SAMPLES, n_chains=N_CHAINS, params=None
     return nk.driver.VMC(op, nk.optimizer.Sgd(learning_rate=LR), variational_state=vs, preconditioner=sr), vs, op
 
 
-def time_netket(L, steps, warmup=3):
-    driver, vs, _ = netket_driver(L)
+def time_netket(L, steps, warmup=3, n_samples=N_SAMPLES, n_chains=N_CHAINS):
+    driver, vs, _ = netket_driver(L, n_samples=n_samples, n_chains=n_chains)
     stamps = []
 
     def record(step, log_data, drv):
@@ -59,16 +59,16 @@ def time_netket(L, steps, warmup=3):
     return float(np.median(np.diff(stamps[warmup - 1:])))
 
 
-def nqs_vmc(L, n_samples=N_SAMPLES, n_chains=N_CHAINS):
+def nqs_vmc(L, n_samples=N_SAMPLES, n_chains=N_CHAINS, chunk_size=None):
     H = nqs.Heisenberg(nqs.Square(L, L))
     return nqs.VMC(
         H, nqs.RBM(alpha=1), sampler=nqs.Metropolis(n_chains=n_chains, n_discard=N_DISCARD),
-        sr=nqs.SR(diag_shift=DIAG_SHIFT), n_samples=n_samples, learning_rate=LR,
+        sr=nqs.SR(diag_shift=DIAG_SHIFT), n_samples=n_samples, learning_rate=LR, chunk_size=chunk_size,
     )
 
 
-def time_nqs(L, steps, warmup=3):
-    vmc = nqs_vmc(L)
+def time_nqs(L, steps, warmup=3, **settings):
+    vmc = nqs_vmc(L, **settings)
     state = vmc.init(jax.random.PRNGKey(0))
     step = vmc.make_step()
     times = []

@@ -48,6 +48,7 @@ import numpy as np
 
 from .exact import MAX_ED_SITES, ground_state_energy
 from .hamiltonian import Heisenberg
+from .io import check_output
 from .lattice import Square, parse_lattice
 from .models import FFNN, RBM, DeepFFNN, RBMSymm
 from .references import reference_energy, variational_results
@@ -203,17 +204,9 @@ def png_path(out) -> str:
     return os.path.splitext(os.fspath(out))[0] + ".png"
 
 
-def check_output(out, force: bool):
+def check_outputs(out, force: bool):
     """Refuse an output that exists (the HDF5 file or the PNG beside it) unless ``force``."""
-    out = os.fspath(out)
-    for path in (out, png_path(out)):
-        if os.path.exists(path) and not force:
-            raise FileExistsError(f"{path} already exists; pass --force to overwrite it or --out for another file")
-    directory = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(directory):
-        raise ValueError(f"cannot write {out}: the directory {directory} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise ValueError(f"cannot write {out}: the directory {directory} is not writable")
+    check_output(png_path(check_output(out, force)), force)
 
 
 def _sector_dim(n_sites: int) -> int:
@@ -289,7 +282,7 @@ def run_bench(
 
         require_tenpy()
     if out is not None:
-        check_output(out, force)
+        check_outputs(out, force)
     ansatze = {name: MODELS[name] for name in names}
     built = {name: spec.make(lattice) for name, spec in ansatze.items()}
 

@@ -60,6 +60,19 @@ def _json(obj) -> str:
     return json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o), sort_keys=True)
 
 
+def check_output(path, force: bool) -> str:
+    """Refuse to overwrite an existing file without ``force``; the directory must exist and be writable."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not force:
+        raise FileExistsError(f"{path} already exists; pass --force to overwrite it or --out for another file")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(f"cannot write {path}: the directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise ValueError(f"cannot write {path}: the directory {directory} is not writable")
+    return path
+
+
 class RunWriteError(OSError):
     """Writing the result file failed (disk full, file too large, device gone)."""
 
@@ -88,15 +101,7 @@ class RunWriter:
     reserve_bytes = 256 * 1024  # free space below which the run stops before writing
 
     def __init__(self, path, *, force: bool, config: dict, hamiltonian, name: str = "main", command_line=None):
-        path = os.fspath(path)
-        if os.path.exists(path) and not force:
-            raise FileExistsError(f"{path} already exists; choose another output file or pass force=True (--force)")
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise ValueError(f"cannot write {path}: the directory {directory} does not exist")
-        if not os.access(directory, os.W_OK):
-            raise ValueError(f"cannot write {path}: the directory {directory} is not writable")
-        self.path = path
+        self.path = check_output(path, force)
         self.name = name
         self.config = config
         self.hamiltonian = hamiltonian

@@ -23,8 +23,8 @@ def plot_convergence(history: dict, path, exact: float | None = None, title: str
     ax.fill_between(steps, e - err, e + err, alpha=0.3, lw=0)
     if exact is not None:
         ax.axhline(exact, color="k", ls="--", lw=1, label=f"exact {exact:.6f}")
-        lo = exact - 0.02 * abs(exact)
-        ax.set_ylim(lo, max(np.nanmax(e[len(e) // 10:]) if len(e) > 10 else np.nanmax(e), exact) + 0.01 * abs(exact))
+        top = max(np.nanmax(e[len(e) // 10:]) if len(e) > 10 else np.nanmax(e), exact + 1e-3 * abs(exact))
+        ax.set_ylim(exact - 0.15 * (top - exact), top + 0.05 * (top - exact))
     ax.set_ylabel("E / N  [J, S·S units]")
     ax.legend(loc="upper right", fontsize=8)
     if title:

@@ -28,6 +28,20 @@ def sz0_basis(n_sites):
     return np.array(states)
 
 
+def dense_heisenberg(lattice, basis, marshall=True):
+    """H = sum_<ij> S_i.S_j written out as a matrix on the given basis (Marshall sign on the exchange)."""
+    index = {tuple(s): k for k, s in enumerate(basis)}
+    Hm = np.zeros((len(basis), len(basis)))
+    for k, s in enumerate(basis):
+        for i, j in lattice.bonds:
+            Hm[k, k] += 0.25 * s[i] * s[j]
+            if s[i] != s[j]:
+                t = s.copy()
+                t[[i, j]] = t[[j, i]]
+                Hm[index[tuple(t)], k] += -0.5 if marshall else 0.5
+    return Hm
+
+
 @pytest.fixture(scope="session")
 def ground_state_4x4(tmp_path_factory):
     """One 4x4 ground-state search from a fixed seed, written to HDF5 (used by VMC and IO tests)."""

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nqs
-from conftest import EXACT_4x4, sz0_basis
+from conftest import EXACT_4x4, dense_heisenberg, sz0_basis
 
 
 def test_ed_4x4_matches_sandvik():
@@ -22,16 +22,7 @@ def test_ed_is_independent_of_the_marshall_rotation():
 def test_ed_equals_dense_matrix_built_from_bonds():
     """H = sum_<ij> S_i.S_j written out in the Sz=0 basis; its lowest eigenvalue equals NetKet's ED."""
     lat = nqs.Square(4, 2)
-    basis = sz0_basis(lat.n_sites)
-    index = {tuple(s): k for k, s in enumerate(basis)}
-    Hm = np.zeros((len(basis), len(basis)))
-    for k, s in enumerate(basis):
-        for i, j in lat.bonds:
-            Hm[k, k] += 0.25 * s[i] * s[j]
-            if s[i] != s[j]:
-                t = s.copy()
-                t[[i, j]] = t[[j, i]]
-                Hm[index[tuple(t)], k] += 0.5
+    Hm = dense_heisenberg(lat, sz0_basis(lat.n_sites), marshall=False)
     exact = np.linalg.eigvalsh(Hm)[0] / lat.n_sites
     assert nqs.ground_state_energy(nqs.Heisenberg(lat)) == pytest.approx(exact, abs=1e-10)
 

@@ -7,23 +7,10 @@ import numpy as np
 import pytest
 
 import nqs
-from conftest import random_sz0, sz0_basis
+from conftest import dense_heisenberg, random_sz0, sz0_basis
 from nqs.models.base import flip
 
 MODELS = [nqs.FFNN(alpha=2), nqs.FFNN(alpha=1, activation="tanh", dtype="float64"), nqs.DeepFFNN(widths=(2, 1))]
-
-
-def _dense_heisenberg(lattice, basis, marshall=True):
-    index = {tuple(s): k for k, s in enumerate(basis)}
-    Hm = np.zeros((len(basis), len(basis)))
-    for k, s in enumerate(basis):
-        for i, j in lattice.bonds:
-            Hm[k, k] += 0.25 * s[i] * s[j]
-            if s[i] != s[j]:
-                t = s.copy()
-                t[[i, j]] = t[[j, i]]
-                Hm[index[tuple(t)], k] += -0.5 if marshall else 0.5
-    return Hm
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: f"{type(m).__name__}-{m.activation}-{m.dtype}")
@@ -33,7 +20,7 @@ def test_local_energy_equals_dense_hamiltonian_on_4x2(model):
     params = model.init(jax.random.PRNGKey(1), 8)
     tables = model.tables(params)
     psi = np.exp(np.asarray(jax.vmap(lambda s: model.log_psi(params, s))(jnp.asarray(basis))))
-    exact = (_dense_heisenberg(H.lattice, basis) @ psi) / psi
+    exact = (dense_heisenberg(H.lattice, basis) @ psi) / psi
     ours = jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s)))(jnp.asarray(basis))
     np.testing.assert_allclose(ours, exact, rtol=1e-10, atol=1e-10)
 

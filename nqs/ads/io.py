@@ -29,20 +29,9 @@ from datetime import datetime, timezone
 import h5py
 import numpy as np
 
-from ..io import SCHEMA_VERSION, _json, versions
+from ..io import SCHEMA_VERSION, _json, check_output, versions  # noqa: F401 (check_output: re-exported for ads)
 
 
-def check_output(path, force: bool) -> str:
-    """Refuse to overwrite an existing file without ``force``; the directory must exist and be writable."""
-    path = os.fspath(path)
-    if os.path.exists(path) and not force:
-        raise FileExistsError(f"{path} already exists; pass --force to overwrite it or --out for another file")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ValueError(f"cannot write {path}: the directory {directory} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise ValueError(f"cannot write {path}: the directory {directory} is not writable")
-    return path
 
 
 class ResultsWriter:
