@@ -160,9 +160,11 @@ def natural_gradient(sr: SR, O, e_loc, step, real_params: bool, diag_shift=None)
         y = _solve_hpd(K, eps)
         return _xh_dot(XD, y) / jnp.sqrt(D)
 
-    def matvec(v):
-        return _xh_dot(X, X @ v) + D * v
+    return _cg(sr, lambda v: _xh_dot(X, X @ v) + D * v, F, D)
 
+
+def _cg(sr, matvec, F, D):
+    """CG on matvec(delta) = F, started from and preconditioned by the diagonal D (Jacobi)."""
     delta, _ = jax.scipy.sparse.linalg.cg(
         matvec, F, x0=F / D, tol=sr.cg_tol, atol=0.0, maxiter=sr.cg_maxiter, M=lambda v: v / D
     )
@@ -292,13 +294,7 @@ def _cg_structured(sr, shift, blocks, e_loc, step, real_params):
     s_diag = jnp.concatenate(sq) - jnp.abs(o_mean_conj) ** 2
     D = jnp.maximum(shift + sr.shift_scale(step) * s_diag, 1e-14)
 
-    def matvec(v):
-        return real_part(xh_dot(x_dot(v))) + D * v
-
-    delta, _ = jax.scipy.sparse.linalg.cg(
-        matvec, F, x0=F / D, tol=sr.cg_tol, atol=0.0, maxiter=sr.cg_maxiter, M=lambda v: v / D
-    )
-    return delta
+    return _cg(sr, lambda v: real_part(xh_dot(x_dot(v))) + D * v, F, D)
 
 
 def _solve_hpd(A, b):
