@@ -220,7 +220,9 @@ class VMC:
 
         def step(state: VMCState, diag_shift=None, lr_scale=1.0):
             shift = self.sr.diag_shift if diag_shift is None else diag_shift
-            return jitted(state, jnp.asarray(shift, jnp.float64), jnp.asarray(lr_scale, jnp.float64))
+            # in the parameters' own precision: a float64 scalar would promote a float32 run
+            real = jnp.real(jax.tree_util.tree_leaves(state.params)[0]).dtype
+            return jitted(state, jnp.asarray(shift, real), jnp.asarray(lr_scale, real))
 
         return step
 

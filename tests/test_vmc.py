@@ -61,3 +61,31 @@ def test_chunked_local_energies_change_nothing():
                              chunk_size=chunk) for chunk in (None, 16)]
     np.testing.assert_allclose(runs[0].history["energy_per_site"], runs[1].history["energy_per_site"], rtol=1e-12)
     np.testing.assert_allclose(runs[0].params["W"], runs[1].params["W"], rtol=1e-10, atol=1e-14)
+
+
+def test_float32_runs_in_float32_and_agrees_with_float64():
+    """complex64 parameters keep the whole state in single precision (no silent promotion), give the
+    same local energies to single-precision accuracy, and optimise as well."""
+    import jax
+    import jax.numpy as jnp
+
+    from conftest import random_sz0
+
+    H = nqs.Heisenberg(nqs.Square(4, 2))
+    vmc32 = nqs.VMC(H, nqs.RBM(alpha=1, dtype="complex64"), n_samples=64)
+    state = vmc32.init(jax.random.PRNGKey(0))
+    new_state, info = vmc32.make_step()(state)
+    assert {str(x.dtype) for x in jax.tree_util.tree_leaves(new_state)} <= {"complex64", "float32", "int32", "uint32"}
+
+    m64 = nqs.RBM(alpha=1, scale=0.2)
+    m32 = nqs.RBM(alpha=1, scale=0.2, dtype="complex64")
+    p64 = m64.init(jax.random.PRNGKey(1), 8)
+    p32 = jax.tree_util.tree_map(lambda x: x.astype(jnp.complex64), p64)
+    sig = random_sz0(8, 50)
+    e = [jax.vmap(lambda s: H.local_energy(m, m.tables(p), s, m.cache(m.tables(p), s)))(jnp.asarray(sig, dt))
+         for m, p, dt in ((m64, p64, jnp.float64), (m32, p32, jnp.float32))]
+    np.testing.assert_allclose(np.asarray(e[1]), np.asarray(e[0]), rtol=2e-5, atol=2e-5)
+
+    r = nqs.ground_state(H, m32, n_samples=256, steps=60, seed=0, learning_rate=0.05, sr=nqs.SR(diag_shift=1e-3),
+                         progress=False, exact=nqs.ground_state_energy(H))
+    assert r.relative_error < 1e-2
