@@ -37,12 +37,7 @@ def plot_schwarzschild(etas, h, h_true, history, path, title=""):
     a.legend()
     a.grid(alpha=0.3)
     _loss_panel(b, history)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)
 
 
 def plot_qcd_metric(etas, h, history, path, title=""):
@@ -60,12 +55,7 @@ def plot_qcd_metric(etas, h, history, path, title=""):
     a.legend()
     a.grid(alpha=0.3)
     _loss_panel(b, history)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)
 
 
 def plot_qcd_data(x, y, predicted_positive, lattice, fit, path):
@@ -85,10 +75,7 @@ def plot_qcd_data(x, y, predicted_positive, lattice, fit, path):
     leg = ax.legend(fontsize=7)
     for handle in leg.legend_handles:  # the data points are tiny; show them at a readable size
         handle.set_markersize(5)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_potential(pot, path, title=""):
@@ -114,7 +101,14 @@ def plot_potential(pot, path, title=""):
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)
+    return _save(fig, path)
+
+
+def _save(fig, path, title=""):
+    """Title, layout, PNG at 120 dpi, close; returns the path."""
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
