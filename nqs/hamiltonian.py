@@ -69,6 +69,13 @@ class Heisenberg:
         n = self.lattice.n_bonds / self.n_sites
         return ends[0] * n, ends[1] * n
 
+    def plausible_energy(self, energy_per_site):
+        """Whether an energy estimate is finite and within 10% of the spectrum's bounds; one far
+        outside is as broken as a NaN (overflowing amplitudes). Works on floats and jax arrays."""
+        lo, hi = self.energy_bounds_per_site
+        e = jnp.asarray(energy_per_site)
+        return jnp.isfinite(e) & (e >= lo - 0.1 * abs(lo)) & (e <= hi + 0.1 * abs(hi))
+
     @property
     def exchange_sign(self) -> float:
         return -1.0 if self.marshall_sign else 1.0

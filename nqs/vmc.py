@@ -201,19 +201,15 @@ class VMC:
             )
             O = self.model.log_derivative_blocks(params, tables, sigma, caches)
             delta = natural_gradient(self.sr, O, e_loc, state.step, real, diag_shift=diag_shift)
-            delta_tree = ravel_pytree(params)[1](delta.astype(ravel_pytree(params)[0].dtype))
+            flat, unravel = ravel_pytree(params)
+            delta_tree = unravel(delta.astype(flat.dtype))
             updates, opt_state = optimizer.update(delta_tree, state.opt_state, params)
             updates = jax.tree_util.tree_map(lambda u: (u * lr_scale).astype(u.dtype), updates)
             new_params = optax.apply_updates(params, updates)
             info = self._info(e_loc, shape, acceptance)
-            # an estimate far outside the spectrum is as broken as a NaN (overflowing amplitudes)
-            lo, hi = self.hamiltonian.energy_bounds_per_site
-            e = info["energy_per_site"]
-            physical = (e >= lo - 0.1 * abs(lo)) & (e <= hi + 0.1 * abs(hi))
             info["finite"] = (
                 jnp.all(jnp.isfinite(delta))
-                & jnp.isfinite(e)
-                & physical
+                & self.hamiltonian.plausible_energy(info["energy_per_site"])
                 & jnp.all(jnp.isfinite(ravel_pytree(new_params)[0]))
             )
             return VMCState(new_params, opt_state, sstate, state.step + 1), info
@@ -448,9 +444,7 @@ def _recover(vmc, state, previous, p, info, recovery, max_failures, history, eve
     """A non-finite energy, SR solution or update at step p: go back to the last good parameters,
     be more cautious, record the event; give up after ``max_failures``."""
     recovery.tighten()
-    lo, hi = vmc.hamiltonian.energy_bounds_per_site
-    e = info["energy_per_site"]
-    energy_bad = not (np.isfinite(e) and lo - 0.1 * abs(lo) <= e <= hi + 0.1 * abs(hi))
+    energy_bad = not bool(vmc.hamiltonian.plausible_energy(info["energy_per_site"]))
     # a non-finite energy indicts the current parameters (the last update made them): step back once
     if energy_bad and previous is not None:
         state = previous
