@@ -56,8 +56,9 @@ RUN_OPTIONS = {
     "lattice": (str, None, "4x4"),
     "open": (bool, None, False),
     "no_marshall": (bool, None, False),
-    "model": (str, ("rbm", "rbmsymm"), "rbm"),
+    "model": (str, ("rbm", "rbmsymm", "dbm", "ffnn"), "rbm"),
     "alpha": (float, "positive", 1.0),
+    "alpha_deep": (float, "non-negative", 0.25),
     "samples": (int, "positive", 1024),
     "chains": (int, "positive", 16),
     "steps": (int, "positive", 300),
@@ -116,8 +117,9 @@ def build_parser():
     run.add_argument("--lattice", help="Lx x Ly, e.g. 4x4 (default), 6x6, 4x2")
     run.add_argument("--open", action="store_const", const=True, help="open instead of periodic boundaries")
     run.add_argument("--no-marshall", action="store_const", const=True, help="do not apply the Marshall sign rule")
-    run.add_argument("--model", choices=["rbm", "rbmsymm"], help="ansatz (default rbm)")
+    run.add_argument("--model", choices=["rbm", "rbmsymm", "dbm", "ffnn"], help="ansatz (default rbm)")
     run.add_argument("--alpha", type=_positive_float, help="hidden-unit density M/N (default 1)")
+    run.add_argument("--alpha-deep", type=float, help="dbm: deep-unit density M_d/N (default 0.25)")
     run.add_argument("--samples", type=_positive_int, help="samples per step (default 1024)")
     run.add_argument("--chains", type=_positive_int, help="Markov chains (default 16)")
     run.add_argument("--steps", type=_positive_int, help="optimisation steps (default 300; with --resume: the total)")
@@ -186,8 +188,14 @@ def cmd_run(args) -> int:
     lattice = nqs.parse_lattice(o["lattice"], pbc=not o["open"])
     H = nqs.Heisenberg(lattice, marshall_sign=not o["no_marshall"])
     dtype = "complex64" if o["float32"] else "complex128"
-    model = (nqs.RBM(alpha=o["alpha"], dtype=dtype) if o["model"] == "rbm"
-             else nqs.RBMSymm(lattice, alpha=o["alpha"], dtype=dtype))
+    model = {
+        "rbm": lambda: nqs.RBM(alpha=o["alpha"], dtype=dtype),
+        "rbmsymm": lambda: nqs.RBMSymm(lattice, alpha=o["alpha"], dtype=dtype),
+        "ffnn": lambda: nqs.FFNN(alpha=o["alpha"], dtype=dtype),
+        # real parameters: the DBM's sampling weight must be positive
+        "dbm": lambda: nqs.DBM(alpha_hidden=o["alpha"], alpha_deep=o["alpha_deep"],
+                               dtype="float32" if o["float32"] else "float64"),
+    }[o["model"]]()
     sr = nqs.SR(solver=o["solver"], diag_shift=o["diag_shift"], schedule=None if o["schedule"] == "none" else o["schedule"])
     exact, exact_label = None, ""
     if not args.no_exact:

@@ -81,15 +81,18 @@ class Heisenberg:
         return -1.0 if self.marshall_sign else 1.0
 
     def local_energy(self, model, tables, sigma, cache):
-        """E_loc(sigma) for one configuration (total, not per site), from the model's fast ratios."""
+        """E_loc(sigma) for one configuration (total, not per site), from the model's fast ratios.
+
+        A model with R replicas (the DBM) returns ratios of shape (bonds, R) and gets R estimates.
+        """
         bonds = jnp.asarray(self.lattice.bonds)
         si = sigma[bonds[:, 0]]
         sj = sigma[bonds[:, 1]]
         log_r = model.log_ratio(tables, sigma, cache, bonds)
-        anti = si != sj
+        anti = (si != sj).reshape((-1,) + (1,) * (log_r.ndim - 1))
         ratio = jnp.where(anti, jnp.exp(jnp.where(anti, log_r, 0.0)), 0.0)
         diag = 0.25 * jnp.sum(si * sj)
-        return self.J * (diag + 0.5 * self.exchange_sign * jnp.sum(ratio))
+        return self.J * (diag + 0.5 * self.exchange_sign * jnp.sum(ratio, axis=0))
 
     def to_netket(self, hilbert=None):
         """The same Hamiltonian as a NetKet operator, in NetKet's (Pauli) units: 4x ours.

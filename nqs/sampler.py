@@ -12,6 +12,11 @@ A sweep is ``sweep_size`` proposals per chain (N by default); one sample is kept
 sweep. Every proposal is accepted with probability min(1, |psi(sigma')/psi(sigma)|^2), the ratio
 coming from the model's O(M) fast path (``model.propose``), which also updates the cache.
 
+Models with extra sampled units (the deep layer of the DBM, ``model.n_aux(N) > 0``) carry them after
+sigma in each chain's configuration x = (sigma, aux). Each proposal step then also proposes to flip
+one uniformly chosen auxiliary unit, accepted with the model's weight ratio (``model.propose`` returns
+half its log, as for |psi|^2). Exchange moves and the Hamiltonian only ever touch the first N entries.
+
 The sampler is a pure function of a ``SamplerState`` (configurations and RNG key), so chains persist
 across VMC steps, the whole step jits, and a run resumes bit-exactly from a saved state.
 """
@@ -64,8 +69,14 @@ class Metropolis:
             raise ValueError("Metropolis: n_discard and n_thermalize must be >= 0")
 
 
-def init_state(sampler: Metropolis, hamiltonian, key, dtype=jnp.float64) -> SamplerState:
-    """Random starting configurations: in the Hamiltonian's Sz sector for exchange moves."""
+def n_aux(model, n_sites: int) -> int:
+    """Sampled units a model carries beyond the N spins (0 for every ansatz but the DBM)."""
+    return int(model.n_aux(n_sites)) if hasattr(model, "n_aux") else 0
+
+
+def init_state(sampler: Metropolis, hamiltonian, key, dtype=jnp.float64, n_aux: int = 0) -> SamplerState:
+    """Random starting configurations: in the Hamiltonian's Sz sector for exchange moves, followed by
+    ``n_aux`` random +-1 auxiliary units per chain."""
     N = hamiltonian.n_sites
     key, sub = jax.random.split(key)
     if sampler.moves == "exchange":
@@ -75,23 +86,20 @@ def init_state(sampler: Metropolis, hamiltonian, key, dtype=jnp.float64) -> Samp
         sigma = jax.vmap(lambda k: jax.random.permutation(k, base))(keys)
     else:
         sigma = jax.random.choice(sub, jnp.array([-1.0, 1.0], dtype), (sampler.n_chains, N))
+    if n_aux:
+        aux = jax.random.choice(jax.random.fold_in(sub, 1), jnp.array([-1.0, 1.0], dtype), (sampler.n_chains, n_aux))
+        sigma = jnp.concatenate([sigma, aux], axis=1)
     return SamplerState(sigma=sigma, key=key)
 
 
-def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps):
-    """Run n_sweeps sweeps on all chains; returns the new sigma, cache, kept samples and #accepted."""
-    C, N = sigma.shape
+def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps, n_aux=0):
+    """Run n_sweeps sweeps on all chains; returns the new sigma, cache, kept samples and #accepted
+    (moves on sigma only; configurations carry ``n_aux`` auxiliary units after the N spins)."""
+    C, width = sigma.shape
+    N = width - n_aux
     size = sampler.sweep_size or N
 
-    def propose_all(carry, rnd):
-        sigma, cache, n_acc = carry
-        idx, u = rnd
-        if sampler.moves == "exchange":
-            flips = bonds[idx]  # (C, 2)
-            valid = sigma[jnp.arange(C), flips[:, 0]] != sigma[jnp.arange(C), flips[:, 1]]
-        else:
-            flips = idx[:, None]  # (C, 1)
-            valid = jnp.ones((C,), bool)
+    def accept_move(sigma, cache, flips, valid, u):
         log_r, new_cache = jax.vmap(model.propose, in_axes=(None, 0, 0, 0))(tables, sigma, cache, flips)
         accept = valid & (jnp.log(u) < 2 * jnp.real(log_r))
         flipped = jax.vmap(lambda s, f: s.at[f].multiply(-1))(sigma, flips)
@@ -99,6 +107,20 @@ def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps):
         cache = jax.tree_util.tree_map(
             lambda new, old: jnp.where(accept.reshape((C,) + (1,) * (new.ndim - 1)), new, old), new_cache, cache
         )
+        return sigma, cache, accept
+
+    def propose_all(carry, rnd):
+        sigma, cache, n_acc = carry
+        idx, u, aux_idx, aux_u = rnd
+        if sampler.moves == "exchange":
+            flips = bonds[idx]  # (C, 2)
+            valid = sigma[jnp.arange(C), flips[:, 0]] != sigma[jnp.arange(C), flips[:, 1]]
+        else:
+            flips = idx[:, None]  # (C, 1)
+            valid = jnp.ones((C,), bool)
+        sigma, cache, accept = accept_move(sigma, cache, flips, valid, u)
+        if n_aux:  # one single-unit move on the auxiliary units (the DBM's deep replicas)
+            sigma, cache, _ = accept_move(sigma, cache, aux_idx[:, None], jnp.ones((C,), bool), aux_u)
         return (sigma, cache, n_acc + jnp.sum(accept, dtype=n_acc.dtype)), None
 
     def one_sweep(carry, key):
@@ -106,7 +128,13 @@ def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps):
         high = bonds.shape[0] if sampler.moves == "exchange" else N
         idx = jax.random.randint(k1, (size, C), 0, high)
         u = jax.random.uniform(k2, (size, C), dtype=jnp.real(sigma).dtype)
-        carry, _ = jax.lax.scan(propose_all, carry, (idx, u), unroll=UNROLL)
+        if n_aux:
+            k3, k4 = jax.random.split(jax.random.fold_in(key, 1))
+            aux_idx = jax.random.randint(k3, (size, C), N, N + n_aux)
+            aux_u = jax.random.uniform(k4, (size, C), dtype=jnp.real(sigma).dtype)
+        else:
+            aux_idx = aux_u = jnp.zeros((size, 0))
+        carry, _ = jax.lax.scan(propose_all, carry, (idx, u, aux_idx, aux_u), unroll=UNROLL)
         return carry, carry[0]
 
     keys = jax.random.split(key, n_sweeps)
@@ -118,15 +146,17 @@ def sample(sampler: Metropolis, model, tables, hamiltonian, state: SamplerState,
     """Advance the chains and collect ``n_per_chain`` samples from each.
 
     Returns:
-        (new_state, samples of shape (n_per_chain, n_chains, N), acceptance rate of the kept sweeps).
+        (new_state, samples of shape (n_per_chain, n_chains, N + n_aux), acceptance rate of the
+        kept sweeps' moves on sigma).
     """
     bonds = jnp.asarray(hamiltonian.lattice.bonds)
+    A = n_aux(model, hamiltonian.n_sites)
     key, k_discard, k_sample = jax.random.split(state.key, 3)
     sigma = state.sigma
     cache = jax.vmap(model.cache, in_axes=(None, 0))(tables, sigma)
     if n_discard > 0:
-        sigma, cache, _, _ = _sweeps(sampler, model, tables, bonds, sigma, cache, k_discard, n_discard)
-    sigma, cache, kept, n_acc = _sweeps(sampler, model, tables, bonds, sigma, cache, k_sample, n_per_chain)
-    size = sampler.sweep_size or sigma.shape[1]
+        sigma, cache, _, _ = _sweeps(sampler, model, tables, bonds, sigma, cache, k_discard, n_discard, A)
+    sigma, cache, kept, n_acc = _sweeps(sampler, model, tables, bonds, sigma, cache, k_sample, n_per_chain, A)
+    size = sampler.sweep_size or hamiltonian.n_sites
     acceptance = n_acc / (n_per_chain * size * sigma.shape[0])
     return SamplerState(sigma=sigma, key=key), kept, acceptance

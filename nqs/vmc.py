@@ -28,7 +28,7 @@ from jax.flatten_util import ravel_pytree
 
 from .hamiltonian import Heisenberg
 from .models.base import is_complex_params
-from .sampler import Metropolis, SamplerState, _sweeps, init_state, sample
+from .sampler import Metropolis, SamplerState, _sweeps, init_state, n_aux, sample
 from .sr import SR, natural_gradient
 from .stats import combine, statistics
 
@@ -110,6 +110,15 @@ class VMC:
             raise ValueError(f"VMC: learning_rate must be > 0, got {self.learning_rate}")
         if self.chunk_size is not None and self.chunk_size < 1:
             raise ValueError(f"VMC: chunk_size must be >= 1, got {self.chunk_size}")
+        if hasattr(self.model, "check_hamiltonian"):
+            self.model.check_hamiltonian(self.hamiltonian)
+        if (getattr(self.model, "n_replicas", 1) > 1 and self.sr.replica_metric == "cross"
+                and self.sr.solver not in ("auto", "dense")):
+            raise ValueError(
+                f"VMC: SR(replica_metric='cross') estimates S from two replicas of {type(self.model).__name__} "
+                f"(O_1^T O_2, not of the form X^H X), which only the dense solver handles; got solver="
+                f"{self.sr.solver!r}: use 'dense' or 'auto', or replica_metric='joint'"
+            )
 
     @property
     def n_per_chain(self) -> int:
@@ -127,7 +136,7 @@ class VMC:
         k_params, k_sampler = jax.random.split(key)
         params = self.model.init(k_params, self.hamiltonian.n_sites)
         real_dtype = jnp.real(jax.tree_util.tree_leaves(params)[0]).dtype
-        sstate = init_state(self.sampler, self.hamiltonian, k_sampler, real_dtype)
+        sstate = init_state(self.sampler, self.hamiltonian, k_sampler, real_dtype, n_aux(self.model, self.hamiltonian.n_sites))
         sstate = sstate._replace(sigma=shard_chains(sstate.sigma))
         sstate = self._thermalize(params, sstate)
         opt_state = self.make_optimizer().init(params)
@@ -143,7 +152,8 @@ class VMC:
             cache = jax.vmap(self.model.cache, in_axes=(None, 0))(tables, sstate.sigma)
             key, sub = jax.random.split(sstate.key)
             bonds = jnp.asarray(self.hamiltonian.lattice.bonds)
-            sigma, _, _, _ = _sweeps(self.sampler, self.model, tables, bonds, sstate.sigma, cache, sub, self.sampler.n_thermalize)
+            A = n_aux(self.model, self.hamiltonian.n_sites)
+            sigma, _, _, _ = _sweeps(self.sampler, self.model, tables, bonds, sstate.sigma, cache, sub, self.sampler.n_thermalize, A)
             return SamplerState(sigma=sigma, key=key)
 
         return run(params, sstate)
@@ -172,6 +182,8 @@ class VMC:
 
     def _info(self, e_loc, shape, acceptance):
         N = self.hamiltonian.n_sites
+        if e_loc.ndim == 2:  # one estimate per replica (DBM): their mean is the sample's estimate
+            e_loc = jnp.mean(e_loc, axis=1)
         st = statistics(e_loc.reshape(shape))
         return {
             "energy_per_site": st.mean / N,

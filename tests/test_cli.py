@@ -21,6 +21,15 @@ def test_run_writes_results_and_reports_the_relative_error(tmp_path):
     assert len(data.runs["main"].history["energy_per_site"]) == 20
 
 
+def test_run_with_the_deep_boltzmann_machine(tmp_path):
+    p = nqs_cli("run", "--lattice", "4x2", "--model", "dbm", "--alpha-deep", "0.5", "--steps", "10", "--samples", "128",
+                "--no-progress", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    run = nqs.load(tmp_path / "run.h5").runs["main"]
+    assert run.config["model"]["type"] == "DBM" and run.params["Wd"].shape == (4, 8)
+    assert len(run.history["energy_per_site"]) == 10
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -30,6 +39,8 @@ def test_run_writes_results_and_reports_the_relative_error(tmp_path):
         (["run", "--steps", "-3"], "must be > 0"),
         (["run", "--lattice", "6x6", "--model", "rbm", "--samples", "8"], "n_samples"),
         (["run", "--lattice", "1x1"], "single site"),
+        (["run", "--model", "dbm", "--alpha-deep", "-1"], "alpha_deep"),
+        (["run", "--model", "dbm", "--no-marshall"], "Marshall sign rule"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, args, message):

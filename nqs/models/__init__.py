@@ -1,13 +1,14 @@
 """Ansätze: one file per family, all following the protocol of ``models.base``."""
 
 from .base import GenericModel
+from .dbm import DBM
 from .ffnn import FFNN, DeepFFNN
 from .flax_view import as_flax
 from .rbm import RBM, RBMSymm
 
-__all__ = ["DeepFFNN", "FFNN", "GenericModel", "RBM", "RBMSymm", "as_flax"]
+__all__ = ["DBM", "DeepFFNN", "FFNN", "GenericModel", "RBM", "RBMSymm", "as_flax"]
 
-REGISTRY = {"RBM": RBM, "RBMSymm": RBMSymm, "FFNN": FFNN, "DeepFFNN": DeepFFNN}
+REGISTRY = {"RBM": RBM, "RBMSymm": RBMSymm, "DBM": DBM, "FFNN": FFNN, "DeepFFNN": DeepFFNN}
 
 
 def model_from_config(config: dict, lattice):
