@@ -226,7 +226,8 @@ def cmd_show(args) -> int:
     print(f"{args.file}: nqs schema {data.attrs['schema_version']}, written by nqs {data.attrs.get('nqs_version')}")
     print(f"system: {data.system.get('lattice')} Heisenberg, J={data.system.get('J')}, "
           f"Marshall sign {'on' if data.system.get('marshall_sign') else 'off'}; energies per site, units of J, S.S")
-    exact = data.baselines.get("ed", {}).get("energy_per_site")
+    kind = "ed" if "ed" in data.baselines else "reference"
+    exact = data.baselines.get(kind, {}).get("energy_per_site")
     print()
     print("| run | status | steps | E/N | ± | rel. error | V-score | acceptance | R-hat | events |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -249,7 +250,7 @@ def cmd_show(args) -> int:
         if first is None and n:
             first = rec
     if exact is not None:
-        print(f"\nexact (ED) E/N = {exact:.8f}")
+        print(f"\n{'exact (ED)' if kind == 'ed' else 'reference'} E/N = {exact:.8f}")
     if first is not None:
         plot_convergence(first.history, png, exact=exact, title=f"{data.system.get('lattice')}: {first.name}")
         print(f"wrote {png}")

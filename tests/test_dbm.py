@@ -171,6 +171,8 @@ def test_refused_settings():
         nqs.VMC(H, MODEL, sr=nqs.SR(solver="kernel", replica_metric="cross"))
     with pytest.raises(ValueError, match="replica_metric"):
         nqs.SR(replica_metric="both")
+    with pytest.raises(ValueError, match="0 deep units"):
+        nqs.DBM(alpha_deep=0.01).init(jax.random.PRNGKey(0), 8)
     with pytest.raises(ValueError, match="NetKet cannot sample"):
         nqs.as_flax(MODEL, 8)
     with pytest.raises(ValueError, match="M_d <= 20"):

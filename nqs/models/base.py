@@ -18,6 +18,17 @@ with pure functions over a parameter pytree. All functions act on ONE configurat
 - ``log_derivative_blocks(params, tables, sigmas, caches)``: the same for a batch, as column blocks
   that SR can use without forming O (the RBM's O_W = sigma t^T is an outer product).
 
+Optional, for ansätze that sample hidden units along with sigma (the DBM's deep layer):
+
+- ``n_aux(n_sites) -> int``: auxiliary +-1 units appended to each chain's configuration,
+  x = (sigma, aux); the sampler gives them single-unit Metropolis moves, the Hamiltonian never
+  touches them. ``propose`` then returns half the log of the sampling-weight ratio.
+- ``n_replicas``: R > 1 conditionally independent estimates per sample; ``log_ratio`` returns
+  (B, R), the local energy (R,), and the log-derivative blocks carry a replica axis (Ns, R, ...),
+  which ``sr.natural_gradient`` pairs across replicas.
+- ``check_hamiltonian(hamiltonian)``: raise ``ValueError`` for a Hamiltonian the ansatz cannot
+  represent (called when a ``VMC`` is built).
+
 ``GenericModel`` implements the last four from ``log_psi`` alone by full re-evaluation and
 automatic differentiation: the fallback for ansätze without look-up tables, and the way NetKet
 does every ratio.

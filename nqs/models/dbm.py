@@ -115,6 +115,11 @@ class DBM(GenericModel):
 
     def init(self, key, n_sites: int):
         M, Md = self.n_hidden(n_sites), self.n_deep(n_sites)
+        if self.alpha_deep > 0 and Md == 0:
+            raise ValueError(
+                f"DBM: alpha_deep={self.alpha_deep} gives round({self.alpha_deep} x {n_sites}) = 0 deep units on "
+                f"{n_sites} sites; use alpha_deep=0 for the RBM or at least {0.5 / n_sites:.3g}"
+            )
         dt = np.dtype(self.dtype)
         ka, kb, kw = jax.random.split(key, 3)  # the RBM's keys: alpha_deep = 0 gives the RBM's parameters
         kc, kd = jax.random.split(jax.random.fold_in(key, 1), 2)
