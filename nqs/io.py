@@ -37,6 +37,8 @@ from datetime import datetime, timezone
 import h5py
 import numpy as np
 
+from .exact import MAX_ED_SITES
+
 SCHEMA_VERSION = 1
 ENERGY_UNIT = "J per site, H = J sum_<ij> S_i.S_j with S = sigma/2 (NetKet's Heisenberg reports 4x)"
 
@@ -152,12 +154,10 @@ class RunWriter:
         if exact is not None:
             run.attrs["exact_energy_per_site"] = exact
             # beyond ED's reach the given energy is a reference (QMC from the table), not an ED result
-            from .exact import MAX_ED_SITES
-
             kind = "ed" if self.hamiltonian.n_sites <= MAX_ED_SITES else "reference"
-            ed = f.require_group(f"baselines/{kind}")
-            ed.attrs["energy_per_site"] = exact
-            ed.attrs["energy_unit"] = ENERGY_UNIT
+            baseline = f.require_group(f"baselines/{kind}")
+            baseline.attrs["energy_per_site"] = exact
+            baseline.attrs["energy_unit"] = ENERGY_UNIT
         hist = run.create_group("history")
         from .vmc import HISTORY_COLUMNS
 

@@ -92,11 +92,12 @@ def init_state(sampler: Metropolis, hamiltonian, key, dtype=jnp.float64, n_aux: 
     return SamplerState(sigma=sigma, key=key)
 
 
-def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps, n_aux=0):
+def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps, n_sites):
     """Run n_sweeps sweeps on all chains; returns the new sigma, cache, kept samples and #accepted
-    (moves on sigma only; configurations carry ``n_aux`` auxiliary units after the N spins)."""
+    (moves on sigma only; configurations wider than the ``n_sites`` spins carry auxiliary units)."""
     C, width = sigma.shape
-    N = width - n_aux
+    N = n_sites
+    A = width - N
     size = sampler.sweep_size or N
 
     def accept_move(sigma, cache, flips, valid, u):
@@ -119,7 +120,7 @@ def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps, n_aux=0)
             flips = idx[:, None]  # (C, 1)
             valid = jnp.ones((C,), bool)
         sigma, cache, accept = accept_move(sigma, cache, flips, valid, u)
-        if n_aux:  # one single-unit move on the auxiliary units (the DBM's deep replicas)
+        if A:  # one single-unit move on the auxiliary units (the DBM's deep replicas)
             sigma, cache, _ = accept_move(sigma, cache, aux_idx[:, None], jnp.ones((C,), bool), aux_u)
         return (sigma, cache, n_acc + jnp.sum(accept, dtype=n_acc.dtype)), None
 
@@ -128,9 +129,9 @@ def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps, n_aux=0)
         high = bonds.shape[0] if sampler.moves == "exchange" else N
         idx = jax.random.randint(k1, (size, C), 0, high)
         u = jax.random.uniform(k2, (size, C), dtype=jnp.real(sigma).dtype)
-        if n_aux:
+        if A:
             k3, k4 = jax.random.split(jax.random.fold_in(key, 1))
-            aux_idx = jax.random.randint(k3, (size, C), N, N + n_aux)
+            aux_idx = jax.random.randint(k3, (size, C), N, N + A)
             aux_u = jax.random.uniform(k4, (size, C), dtype=jnp.real(sigma).dtype)
         else:
             aux_idx = aux_u = jnp.zeros((size, 0))
@@ -150,13 +151,13 @@ def sample(sampler: Metropolis, model, tables, hamiltonian, state: SamplerState,
         kept sweeps' moves on sigma).
     """
     bonds = jnp.asarray(hamiltonian.lattice.bonds)
-    A = n_aux(model, hamiltonian.n_sites)
+    N = hamiltonian.n_sites
     key, k_discard, k_sample = jax.random.split(state.key, 3)
     sigma = state.sigma
     cache = jax.vmap(model.cache, in_axes=(None, 0))(tables, sigma)
     if n_discard > 0:
-        sigma, cache, _, _ = _sweeps(sampler, model, tables, bonds, sigma, cache, k_discard, n_discard, A)
-    sigma, cache, kept, n_acc = _sweeps(sampler, model, tables, bonds, sigma, cache, k_sample, n_per_chain, A)
-    size = sampler.sweep_size or hamiltonian.n_sites
+        sigma, cache, _, _ = _sweeps(sampler, model, tables, bonds, sigma, cache, k_discard, n_discard, N)
+    sigma, cache, kept, n_acc = _sweeps(sampler, model, tables, bonds, sigma, cache, k_sample, n_per_chain, N)
+    size = sampler.sweep_size or N
     acceptance = n_acc / (n_per_chain * size * sigma.shape[0])
     return SamplerState(sigma=sigma, key=key), kept, acceptance

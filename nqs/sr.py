@@ -138,7 +138,7 @@ def materialize(blocks):
     return jnp.concatenate([c.astype(dtype) for c in cols], axis=-1)
 
 
-def replica_force_and_s(O, e_loc, real_params: bool):
+def replica_s_and_force(O, e_loc, real_params: bool):
     """S and F from R replica estimates per sample, O (Ns, R, P) and e_loc (Ns, R): every product
     pairs two different replicas (module docstring)."""
     ns, R = e_loc.shape
@@ -165,7 +165,7 @@ def _replica_rows(blocks, e_loc):
 
 
 def _replica_dense(sr, shift, O, e_loc, step, real_params):
-    S, F = replica_force_and_s(O, e_loc, real_params)
+    S, F = replica_s_and_force(O, e_loc, real_params)
     # the schedule scales the diagonal of S, which a replica estimate can push slightly below 0
     D = shift + sr.shift_scale(step) * jnp.maximum(jnp.real(jnp.diag(S)), 0.0)
     D = jnp.maximum(D, 1e-14)

@@ -152,8 +152,8 @@ class VMC:
             cache = jax.vmap(self.model.cache, in_axes=(None, 0))(tables, sstate.sigma)
             key, sub = jax.random.split(sstate.key)
             bonds = jnp.asarray(self.hamiltonian.lattice.bonds)
-            A = n_aux(self.model, self.hamiltonian.n_sites)
-            sigma, _, _, _ = _sweeps(self.sampler, self.model, tables, bonds, sstate.sigma, cache, sub, self.sampler.n_thermalize, A)
+            sigma, _, _, _ = _sweeps(self.sampler, self.model, tables, bonds, sstate.sigma, cache, sub,
+                                     self.sampler.n_thermalize, self.hamiltonian.n_sites)
             return SamplerState(sigma=sigma, key=key)
 
         return run(params, sstate)

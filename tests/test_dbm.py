@@ -10,7 +10,7 @@ from jax.flatten_util import ravel_pytree
 import nqs
 from conftest import EXACT_4x4, dense_heisenberg, random_sz0, sz0_basis
 from nqs.models.base import flip
-from nqs.sr import materialize, natural_gradient, replica_force_and_s
+from nqs.sr import materialize, natural_gradient, replica_s_and_force
 
 LAT = nqs.Square(4, 2, pbc=True)
 H = nqs.Heisenberg(LAT)
@@ -103,12 +103,12 @@ def _exact(params):
 def test_sampled_energy_and_force_agree_with_exact_sums(params, sampled):
     O, e_loc, (n_per_chain, n_chains), _ = sampled
     E, F, S = _exact(params)
-    S_est, F_est = replica_force_and_s(jnp.asarray(O), jnp.asarray(e_loc), True)
+    S_est, F_est = replica_s_and_force(jnp.asarray(O), jnp.asarray(e_loc), True)
     # error bars from 64 groups of 8 independent chains
     groups = np.arange(n_chains).reshape(64, 8)
     rows = lambda g: (np.arange(n_per_chain)[:, None] * n_chains + g[None, :]).ravel()  # noqa: E731
     E_g = np.array([e_loc[rows(g)].mean() for g in groups])
-    F_g = np.array([np.asarray(replica_force_and_s(jnp.asarray(O[rows(g)]), jnp.asarray(e_loc[rows(g)]), True)[1])
+    F_g = np.array([np.asarray(replica_s_and_force(jnp.asarray(O[rows(g)]), jnp.asarray(e_loc[rows(g)]), True)[1])
                     for g in groups])
     assert abs(e_loc.mean() - E) < 4 * E_g.std() / 8
     F_err = F_g.std(axis=0) / 8

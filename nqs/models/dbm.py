@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..sr import materialize
 from .base import GenericModel
 from .rbm import _check_alpha, _log_cosh, _normal
 
@@ -196,25 +197,9 @@ class DBM(GenericModel):
         out = jax.vmap(lambda f: self._replica_ratios(tables, x, cache, f)[0])(flips)
         return out if self.n_replicas > 1 else out[:, 0]
 
-    def _replica_derivatives(self, tables, x, theta):
-        """O_r = d log Phi(sigma, d_r) / d params per replica, shape (R, P), in ravel order (W, Wd, a, b, c)."""
-        N = tables["a"].shape[0]
-        R = theta.shape[0]
-        sigma = x[:N].astype(theta.dtype)
-        ds = x[N:].reshape(R, -1).astype(theta.dtype)
-        t = jnp.tanh(theta)  # (R, M)
-        parts = [
-            (sigma[None, :, None] * t[:, None, :]).reshape(R, -1),
-            (ds[:, :, None] * t[:, None, :]).reshape(R, -1),
-            jnp.broadcast_to(sigma, (R, N)),
-            t,
-            ds,
-        ]
-        return jnp.concatenate(parts, axis=1)
-
     def log_derivatives(self, params, tables, x, cache):
-        O = self._replica_derivatives(tables, x, cache)
-        return O[0] if self.n_replicas == 1 else O
+        """O of one sample, (P,), or (R, P) per replica: the blocks below, materialised."""
+        return materialize(self.log_derivative_blocks(params, tables, x[None], cache[None]))[0]
 
     def log_derivative_blocks(self, params, tables, xs, caches):
         """The RBM's blocks (O_W and O_W' are outer products), each with a replica axis: (Ns, R, ...)."""
