@@ -9,6 +9,7 @@ Ziman & Poilblanc 1996). The issue's goal: every ansatz ≤ 1e-3 relative error 
 
     python benchmarks/ansatze.py --lattice 4x4                       # every ansatz, 2048 samples, 600 steps
     python benchmarks/ansatze.py --lattice 6x6 --models rbmsymm8 --samples 2016 --steps 2000
+    python benchmarks/ansatze.py --lattice 6x6 --models rbmsymm16 --samples 2016 --steps 3000 --lr-decay 0.1
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+
+import optax
 
 import nqs
 
@@ -27,6 +30,7 @@ ANSATZE = {
     "rbmsymm": ("RBMSymm α=2", lambda lat: nqs.RBMSymm(lat, alpha=2), 0.05, 1e-3),
     "rbmsymm4": ("RBMSymm α=4", lambda lat: nqs.RBMSymm(lat, alpha=4), 0.05, 1e-3),
     "rbmsymm8": ("RBMSymm α=8, real", lambda lat: nqs.RBMSymm(lat, alpha=8, dtype="float64"), 0.03, 1e-3),
+    "rbmsymm16": ("RBMSymm α=16, real", lambda lat: nqs.RBMSymm(lat, alpha=16, dtype="float64"), 0.03, 1e-3),
     "dbm": ("DBM α=2, α_d=1/8", lambda lat: nqs.DBM(alpha_hidden=2, alpha_deep=0.125), 0.03, 1e-2),
     "ffnn": ("FFNN α=2 (log cosh)", lambda lat: nqs.FFNN(alpha=2, activation="logcosh"), 0.05, 1e-3),
     "deepffnn": ("DeepFFNN (2, 1)", lambda lat: nqs.DeepFFNN(widths=(2, 1)), 0.05, 1e-3),
@@ -40,7 +44,11 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--samples", type=int, default=2048)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr-decay", type=float, default=1.0,
+                    help="final learning rate as a fraction of the initial one (cosine decay; 1: constant)")
     args = ap.parse_args(argv)
+    if not 0 < args.lr_decay <= 1:
+        ap.error(f"--lr-decay must be in (0, 1], got {args.lr_decay}")
     lattice = nqs.parse_lattice(args.lattice)
     H = nqs.Heisenberg(lattice)
     exact = EXACT[args.lattice]
@@ -50,8 +58,12 @@ def main(argv=None):
     for name in args.models.split(","):
         label, make, lr, shift = ANSATZE[name]
         t0 = time.perf_counter()
+        optimizer = None
+        if args.lr_decay < 1:  # SGD on the SR direction with a cosine-decaying step
+            optimizer = optax.sgd(optax.cosine_decay_schedule(lr, args.steps, alpha=args.lr_decay))
         r = nqs.ground_state(H, make(lattice), n_samples=args.samples, steps=args.steps, seed=args.seed,
-                             learning_rate=lr, sr=nqs.SR(diag_shift=shift), exact=exact, progress=False)
+                             learning_rate=lr, optimizer=optimizer, sr=nqs.SR(diag_shift=shift), exact=exact,
+                             progress=False)
         wall = time.perf_counter() - t0
         rows.append((label, r.n_params, r.n_samples, args.steps, lr, shift, r.energy_per_site, r.error,
                      r.relative_error, r.v_score, wall))

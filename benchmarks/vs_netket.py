@@ -5,14 +5,23 @@ square lattice with the Marshall sign rule, complex RBM alpha = 1, 1008 samples 
 Metropolis exchange moves between nearest neighbours, 5 discarded sweeps per chain and step,
 SR with diagonal shift 0.01 and learning rate 0.01 (plain SGD on the SR direction). NetKet uses its
 SR preconditioner with the on-the-fly quantum geometric tensor and CG (``nk.driver.VMC``);
-nqs chooses its SR solver automatically (dense S for P <= Ns, minSR kernel otherwise).
+nqs chooses its SR solver automatically (``SR.choose``: dense S on 4x4, the minSR kernel on 6x6 and
+10x10, both exact solves).
 
 Timings are medians over the timed steps after compilation. On 4x4 both also run a full
 optimisation (``--energy-steps``, 300 by default) and measure the final energy on 8064 fresh
 samples, to show that the speed does not come from doing less.
 
-    python benchmarks/vs_netket.py                     # 4x4, 6x6, 10x10
+Other ansätze (``--model``): ``rbmsymm`` (translation-invariant RBM, ``--alpha`` filters; NetKet's
+``nk.models.RBMSymm`` over the lattice's translation group) and ``ffnn`` / ``deepffnn`` (Saito's
+network with alpha = ``--alpha``, and the deep network with widths (2, 1)), which NetKet runs through
+``nqs.as_flax``: the same network and parameters, NetKet's own sampler and SR. The DBM has no NetKet
+counterpart (NetKet cannot sample its deep units).
+
+    python benchmarks/vs_netket.py                     # RBM alpha=1 on 4x4, 6x6, 10x10
     python benchmarks/vs_netket.py --sizes 4 --timed-steps 5 --energy-steps 0   # quick
+    python benchmarks/vs_netket.py --model rbmsymm --alpha 4 --sizes 10 --energy-steps 0
+    python benchmarks/vs_netket.py --model ffnn --alpha 1 --sizes 4,6 --energy-steps 0
 """
 
 from __future__ import annotations
@@ -31,23 +40,48 @@ import netket as nk  # noqa: E402
 N_SAMPLES, N_CHAINS, DIAG_SHIFT, LR, N_DISCARD = 1008, 16, 0.01, 0.01, 5
 
 
-def netket_driver(L, seed=0, n_samples=N_SAMPLES, n_chains=N_CHAINS, params=None):
+def nqs_model(name, L, alpha):
+    """The nqs ansatz of the benchmark (complex parameters throughout)."""
+    if name == "rbm":
+        return nqs.RBM(alpha=alpha)
+    if name == "rbmsymm":
+        return nqs.RBMSymm(nqs.Square(L, L), alpha=int(alpha))
+    if name == "ffnn":
+        return nqs.FFNN(alpha=alpha)
+    if name == "deepffnn":
+        return nqs.DeepFFNN(widths=(2, 1))
+    raise ValueError(f"unknown model {name!r}")
+
+
+def netket_model(name, L, alpha):
+    """NetKet's own RBM / RBMSymm, or the nqs network itself through ``nqs.as_flax``."""
+    if name == "rbm":
+        return nk.models.RBM(alpha=alpha, param_dtype=complex)
+    if name == "rbmsymm":
+        # the lattice's translations as site permutations (the set is closed under inversion, so
+        # NetKet's and nqs's conventions for a permutation give the same group)
+        translations = nk.utils.HashableArray(np.asarray(nqs.Square(L, L).translations))
+        return nk.models.RBMSymm(symmetries=translations, alpha=int(alpha), param_dtype=complex)
+    return nqs.as_flax(nqs_model(name, L, alpha), n_sites=L * L)
+
+
+def netket_driver(L, seed=0, n_samples=N_SAMPLES, n_chains=N_CHAINS, params=None, model="rbm", alpha=1):
     """NetKet's VMC driver for the benchmark problem; ``params`` (nqs RBM parameters) sets the start."""
     H = nqs.Heisenberg(nqs.Square(L, L))
     graph = H.lattice.to_netket()
     hi = H.netket_hilbert()
     op = H.to_netket(hi)
-    model = nk.models.RBM(alpha=1, param_dtype=complex)
+    net = netket_model(model, L, alpha)
     sampler = nk.sampler.MetropolisExchange(hi, graph=graph, n_chains=n_chains, d_max=1)
-    vs = nk.vqs.MCState(sampler, model, n_samples=n_samples, n_discard_per_chain=N_DISCARD, seed=seed, sampler_seed=seed)
+    vs = nk.vqs.MCState(sampler, net, n_samples=n_samples, n_discard_per_chain=N_DISCARD, seed=seed, sampler_seed=seed)
     if params is not None:
         vs.parameters = {"Dense": {"kernel": params["W"], "bias": params["b"]}, "visible_bias": params["a"]}
     sr = nk.optimizer.SR(qgt=nk.optimizer.qgt.QGTOnTheFly, diag_shift=DIAG_SHIFT, holomorphic=True)
     return nk.driver.VMC(op, nk.optimizer.Sgd(learning_rate=LR), variational_state=vs, preconditioner=sr), vs, op
 
 
-def time_netket(L, steps, warmup=3, n_samples=N_SAMPLES, n_chains=N_CHAINS):
-    driver, vs, _ = netket_driver(L, n_samples=n_samples, n_chains=n_chains)
+def time_netket(L, steps, warmup=3, n_samples=N_SAMPLES, n_chains=N_CHAINS, model="rbm", alpha=1):
+    driver, vs, _ = netket_driver(L, n_samples=n_samples, n_chains=n_chains, model=model, alpha=alpha)
     stamps = []
 
     def record(step, log_data, drv):
@@ -59,10 +93,10 @@ def time_netket(L, steps, warmup=3, n_samples=N_SAMPLES, n_chains=N_CHAINS):
     return float(np.median(np.diff(stamps[warmup - 1:])))
 
 
-def nqs_vmc(L, n_samples=N_SAMPLES, n_chains=N_CHAINS, chunk_size=None):
+def nqs_vmc(L, n_samples=N_SAMPLES, n_chains=N_CHAINS, chunk_size=None, model="rbm", alpha=1):
     H = nqs.Heisenberg(nqs.Square(L, L))
     return nqs.VMC(
-        H, nqs.RBM(alpha=1), sampler=nqs.Metropolis(n_chains=n_chains, n_discard=N_DISCARD),
+        H, nqs_model(model, L, alpha), sampler=nqs.Metropolis(n_chains=n_chains, n_discard=N_DISCARD),
         sr=nqs.SR(diag_shift=DIAG_SHIFT), n_samples=n_samples, learning_rate=LR, chunk_size=chunk_size,
     )
 
@@ -104,26 +138,32 @@ def energies_after(L, steps, seed=0):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="4,6,10", help="comma-separated L for L x L lattices")
+    ap.add_argument("--model", default="rbm", choices=["rbm", "rbmsymm", "ffnn", "deepffnn"])
+    ap.add_argument("--alpha", type=float, default=1, help="hidden-unit density (filters for rbmsymm)")
     ap.add_argument("--timed-steps", type=int, default=10)
     ap.add_argument("--netket-steps-large", type=int, default=5, help="timed NetKet steps for L >= 8")
-    ap.add_argument("--energy-steps", type=int, default=300, help="full optimisation on 4x4 (0: skip)")
+    ap.add_argument("--energy-steps", type=int, default=300, help="full optimisation on 4x4, RBM only (0: skip)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
+    alpha = int(args.alpha) if args.alpha == int(args.alpha) else args.alpha
     print(f"# machine: {platform.machine()}, {platform.processor() or 'cpu'}, jax devices {jax.devices()}")
-    print(f"# netket {nk.__version__}, jax {jax.__version__}; RBM alpha=1 complex, {N_SAMPLES} samples, "
-          f"{N_CHAINS} chains, SR shift {DIAG_SHIFT}, lr {LR}")
+    print(f"# netket {nk.__version__}, jax {jax.__version__}; {args.model} alpha={alpha} complex, {N_SAMPLES} "
+          f"samples, {N_CHAINS} chains, SR shift {DIAG_SHIFT}, lr {LR}")
     rows = []
     for L in sizes:
-        t_nqs = time_nqs(L, args.timed_steps)
-        t_nk = time_netket(L, args.timed_steps if L < 8 else args.netket_steps_large)
-        rows.append((L, t_nk, t_nqs))
+        settings = dict(model=args.model, alpha=alpha)
+        n_params = nqs_model(args.model, L, alpha).n_params(L * L)
+        t_nqs = time_nqs(L, args.timed_steps, **settings)
+        t_nk = time_netket(L, args.timed_steps if L < 8 else args.netket_steps_large, **settings)
+        rows.append((L, n_params, t_nk, t_nqs))
         print(f"  {L}x{L}: netket {t_nk * 1e3:.1f} ms/step, nqs {t_nqs * 1e3:.1f} ms/step", flush=True)
     print()
-    print("| lattice | NetKet ms/step | nqs ms/step | speed-up |")
-    print("|---|---|---|---|")
-    for L, t_nk, t_nqs in rows:
-        print(f"| {L}x{L} | {t_nk * 1e3:.1f} | {t_nqs * 1e3:.1f} | {t_nk / t_nqs:.1f}x |")
-    if args.energy_steps > 0:
+    print("| ansatz | lattice | parameters | NetKet ms/step | nqs ms/step | speed-up |")
+    print("|---|---|---|---|---|---|")
+    for L, n_params, t_nk, t_nqs in rows:
+        print(f"| {args.model} α={alpha} | {L}x{L} | {n_params} | {t_nk * 1e3:.1f} | {t_nqs * 1e3:.1f} | "
+              f"{t_nk / t_nqs:.1f}x |")
+    if args.energy_steps > 0 and args.model == "rbm":
         (nk_e, nk_err), (q_e, q_err) = energies_after(4, args.energy_steps)
         exact = -0.70178020
         z = abs(nk_e - q_e) / np.hypot(nk_err, q_err)

@@ -6,7 +6,8 @@ The local energy of a configuration sigma,
                               + s J/2 [sigma_i != sigma_j] psi(sigma^{ij}) / psi(sigma) ],
 
 needs one amplitude ratio per anti-aligned bond (sigma^{ij} exchanges the two spins); the ratios
-come from the ansatz's fast path (``model.log_ratio``), all bonds at once. With the Marshall sign
+come from the ansatz's fast path (``model.ratio`` where the ansatz has it, else the exponential of
+``model.log_ratio``), all bonds at once. With the Marshall sign
 rule (sublattice rotation, Marshall 1955) the exchange term carries s = -1 and the ground state of a
 bipartite lattice becomes positive; without it s = +1.
 
@@ -88,9 +89,13 @@ class Heisenberg:
         bonds = jnp.asarray(self.lattice.bonds)
         si = sigma[bonds[:, 0]]
         sj = sigma[bonds[:, 1]]
-        log_r = model.log_ratio(tables, sigma, cache, bonds)
-        anti = (si != sj).reshape((-1,) + (1,) * (log_r.ndim - 1))
-        ratio = jnp.where(anti, jnp.exp(jnp.where(anti, log_r, 0.0)), 0.0)
+        if hasattr(model, "ratio"):  # the ratios themselves, without a log and an exp per bond
+            ratio = model.ratio(tables, sigma, cache, bonds)
+        else:
+            log_r = model.log_ratio(tables, sigma, cache, bonds)
+            ratio = jnp.exp(jnp.where((si != sj).reshape((-1,) + (1,) * (log_r.ndim - 1)), log_r, 0.0))
+        anti = (si != sj).reshape((-1,) + (1,) * (ratio.ndim - 1))
+        ratio = jnp.where(anti, ratio, 0.0)
         diag = 0.25 * jnp.sum(si * sj)
         return self.J * (diag + 0.5 * self.exchange_sign * jnp.sum(ratio, axis=0))
 

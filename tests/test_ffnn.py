@@ -33,9 +33,10 @@ def test_ffnn_lookup_table_ratios_equal_full_reevaluation(model):
         s = jnp.asarray(s)
         cache = model.cache(tables, s)
         for f in (jnp.array([5]), jnp.array([1, 9])):
-            log_r, new_cache = model.propose(tables, s, cache, f)
+            log_r, new_cache = model.move(tables, s, cache, f)
             full = model.log_psi(params, flip(s, f)) - model.log_psi(params, s)
             np.testing.assert_allclose(np.exp(log_r), np.exp(full), rtol=1e-12)
+            np.testing.assert_allclose(model.propose(tables, s, cache, f)[0], np.real(full), rtol=1e-12, atol=1e-13)
             np.testing.assert_allclose(new_cache[0], model.cache(tables, flip(s, f))[0], rtol=1e-12, atol=1e-14)
 
 

@@ -10,13 +10,18 @@ with pure functions over a parameter pytree. All functions act on ONE configurat
   (parameters, exponentials of weights, symmetrised weights ...). Computed once per VMC step.
 - ``cache(tables, sigma) -> cache``: per-configuration state that makes ratios cheap
   (the RBM's look-up table theta = b + W^T sigma).
-- ``propose(tables, sigma, cache, flips) -> (log_ratio, new_cache)``: log psi(sigma')/psi(sigma)
-  and the updated cache, where sigma' flips the K sites ``flips`` (shape (K,)).
-- ``log_ratio(tables, sigma, cache, flips) -> (B,)``: the same for B flip sets (shape (B, K)).
+- ``propose(tables, sigma, cache, flips) -> (log_abs_ratio, new_cache)``: log |psi(sigma')/psi(sigma)|
+  (real: all the Metropolis test needs) and the updated cache, where sigma' flips the K sites
+  ``flips`` (shape (K,)).
+- ``log_ratio(tables, sigma, cache, flips) -> (B,)``: log psi(sigma')/psi(sigma), phase included,
+  for B flip sets (shape (B, K)).
 - ``log_derivatives(params, tables, sigma, cache) -> (P,)``: O_k = d log psi / d theta_k, flattened
   in the order of ``jax.flatten_util.ravel_pytree(params)``.
 - ``log_derivative_blocks(params, tables, sigmas, caches)``: the same for a batch, as column blocks
   that SR can use without forming O (the RBM's O_W = sigma t^T is an outer product).
+
+Optional, for speed: ``ratio(tables, sigma, cache, flips) -> (B,)``, the ratios themselves; the
+Hamiltonian uses it instead of exponentiating ``log_ratio`` (the RBM's table products need no log).
 
 Optional, for ansätze that sample hidden units along with sigma (the DBM's deep layer):
 
@@ -59,12 +64,18 @@ class GenericModel:
     def cache(self, tables, sigma):
         return self.log_psi(tables, sigma)
 
-    def propose(self, tables, sigma, cache, flips):
+    def move(self, tables, sigma, cache, flips):
+        """(log psi(sigma')/psi(sigma) with its phase, new cache): what a subclass with a cheaper
+        update overrides; ``propose`` and ``log_ratio`` are built on it."""
         new = self.log_psi(tables, flip(sigma, flips))
         return new - cache, new
 
+    def propose(self, tables, sigma, cache, flips):
+        log_r, new_cache = self.move(tables, sigma, cache, flips)
+        return jnp.real(log_r), new_cache
+
     def log_ratio(self, tables, sigma, cache, flips):
-        return jax.vmap(lambda f: self.propose(tables, sigma, cache, f)[0])(flips)
+        return jax.vmap(lambda f: self.move(tables, sigma, cache, f)[0])(flips)
 
     def log_derivatives(self, params, tables, sigma, cache):
         if is_complex_params(params):

@@ -87,7 +87,7 @@ class FFNN(GenericModel):
         theta = tables["W"] @ sigma.astype(tables["W"].dtype) + tables["b"]
         return theta, self._log_amplitude(tables, theta)
 
-    def propose(self, tables, sigma, cache, flips):
+    def move(self, tables, sigma, cache, flips):
         theta, log_amp = cache
         new_theta = theta - 2 * tables["W"][:, flips] @ sigma[flips].astype(theta.dtype)
         new_log = self._log_amplitude(tables, new_theta)
