@@ -17,6 +17,7 @@ import platform
 
 import numpy as np
 
+import nqs
 from vs_netket import time_nqs
 
 
@@ -33,7 +34,8 @@ def main(argv=None):
     for L in sizes:
         t = time_nqs(L, args.steps, 2, n_samples=args.samples, n_chains=args.chains)
         N = L * L
-        solver = "dense" if N + N + N * N <= args.samples else "kernel"
+        # the automatic choice for the RBM's blocks (Gram width N + M for O_W = sigma t^T, N for a, M for b)
+        solver = nqs.SR(diag_shift=0.01).choose(N + N + N * N, args.samples, gram_width=4 * N)
         rows.append((L, N, t, solver))
         print(f"  {L}x{L}: {t * 1e3:.1f} ms/step (SR {solver})", flush=True)
     print("\n| lattice | N | ms/step | SR solver |\n|---|---|---|---|")
