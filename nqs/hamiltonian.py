@@ -93,9 +93,8 @@ class Heisenberg:
             ratio = model.ratio(tables, sigma, cache, bonds)
         else:
             log_r = model.log_ratio(tables, sigma, cache, bonds)
-            ratio = jnp.exp(jnp.where((si != sj).reshape((-1,) + (1,) * (log_r.ndim - 1)), log_r, 0.0))
-        anti = (si != sj).reshape((-1,) + (1,) * (ratio.ndim - 1))
-        ratio = jnp.where(anti, ratio, 0.0)
+            ratio = jnp.exp(jnp.where(_per_bond(si != sj, log_r), log_r, 0.0))
+        ratio = jnp.where(_per_bond(si != sj, ratio), ratio, 0.0)
         diag = 0.25 * jnp.sum(si * sj)
         return self.J * (diag + 0.5 * self.exchange_sign * jnp.sum(ratio, axis=0))
 
@@ -118,3 +117,8 @@ class Heisenberg:
         import netket as nk
 
         return nk.hilbert.Spin(s=0.5, N=self.n_sites, total_sz=self.total_sz)
+
+
+def _per_bond(mask, values):
+    """The bond mask (B,) shaped to broadcast against per-bond values (B,) or (B, R)."""
+    return mask.reshape((-1,) + (1,) * (values.ndim - 1))

@@ -80,10 +80,11 @@ class _LookupRBM(GenericModel):
     def cache(self, tables, sigma):
         return jnp.tanh(tables["b"] + sigma.astype(tables["W"].dtype) @ tables["W"])
 
-    def _factors(self, tables, sigma, t, flips, log=True):
-        """A = (1 + t) e^{delta}, B = (1 - t) e^{-delta} and log psi'/psi, per flip set.
+    def _factors(self, tables, sigma, t, flips):
+        """A = (1 + t) e^{delta}, B = (1 - t) e^{-delta} and the hidden units' ratio, per flip set.
 
-        cosh(theta + delta) / cosh(theta) = (A + B) / 2 and tanh(theta + delta) = (A - B) / (A + B).
+        cosh(theta + delta) / cosh(theta) = (A + B) / 2, so prod_k (A_k + B_k) / 2 is the hidden
+        part of psi'/psi, and tanh(theta + delta) = (A - B) / (A + B).
         """
         s = sigma[flips]  # (..., K)
         up = (s > 0).astype(jnp.int32)
@@ -92,35 +93,34 @@ class _LookupRBM(GenericModel):
         e_minus = jnp.prod(tables["exp2W"][1 - up, flips], axis=-2)
         A = (1 + t) * e_plus
         B = (1 - t) * e_minus
-        if not log:
-            return A, B, None
-        log_r = -2 * jnp.sum(tables["a"][flips] * s, axis=-1) + jnp.log(jnp.prod(0.5 * (A + B), axis=-1))
-        return A, B, log_r
+        return A, B, jnp.prod(0.5 * (A + B), axis=-1)
+
+    @staticmethod
+    def _visible_log(tables, sigma, flips):
+        """log of the visible part of psi'/psi, -2 sum_{i in F} a_i sigma_i, per flip set."""
+        return -2 * jnp.sum(tables["a"][flips] * sigma[flips], axis=-1)
 
     def propose(self, tables, sigma, cache, flips):
-        A, B, _ = self._factors(tables, sigma, cache, flips, log=False)
-        ratio = jnp.prod(0.5 * (A + B), axis=-1)
-        s = sigma[flips]
+        A, B, hidden = self._factors(tables, sigma, cache, flips)
         # log |psi'/psi| needs one real log: the complex log (four kernels on a CPU, an arctangent
         # among them) would compute a phase the acceptance test never reads
-        log_abs = -2 * jnp.sum(jnp.real(tables["a"][flips]) * s, axis=-1) + 0.5 * jnp.log(
-            jnp.real(ratio) ** 2 + jnp.imag(ratio) ** 2
+        log_abs = jnp.real(self._visible_log(tables, sigma, flips)) + 0.5 * jnp.log(
+            jnp.real(hidden) ** 2 + jnp.imag(hidden) ** 2
         )
         # tanh(theta + delta) by the addition theorem: one division, no transcendental function
         return log_abs, (A - B) / (A + B)
 
     def log_ratio(self, tables, sigma, cache, flips):
-        return self._factors(tables, sigma, cache, flips)[2]
+        return self._visible_log(tables, sigma, flips) + jnp.log(self._factors(tables, sigma, cache, flips)[2])
 
     def ratio(self, tables, sigma, cache, flips):
         """psi(sigma')/psi(sigma) itself for B flip sets (B, K): products of table entries, with no
         complex log or exp (the local energy needs the ratio; a log and an exp per bond and sample
         cost a third of the 10x10 local-energy pass). The visible factor exp(-2 a_i sigma_i) of each
         flipped site comes from the table exp(+-2a) like the hidden ones."""
-        A, B, _ = self._factors(tables, sigma, cache, flips, log=False)
         up = (sigma[flips] > 0).astype(jnp.int32)
         visible = jnp.prod(tables["exp2a"][up, flips], axis=-1)
-        return visible * jnp.prod(0.5 * (A + B), axis=-1)
+        return visible * self._factors(tables, sigma, cache, flips)[2]
 
 
 def _log_cosh(x):
