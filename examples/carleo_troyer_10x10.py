@@ -7,6 +7,7 @@ their checkpoints and skips finished ones, so it can be stopped at any time.
 
     python examples/carleo_troyer_10x10.py                         # alpha 1, 2, 4
     python examples/carleo_troyer_10x10.py --alphas 8 --steps 3000 --samples 1008 --dtype float64 --lr 0.03
+    python examples/carleo_troyer_10x10.py --alphas 2 --symmetries space_group --dtype float64 --lr 0.03 --lr-decay 0.1
     python examples/carleo_troyer_10x10.py --quick                 # 6x6, a few steps: checks the script
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
+
+import optax
 
 import nqs
 
@@ -28,19 +31,31 @@ def main(argv=None):
     ap.add_argument("--dtype", default="complex128", choices=["complex128", "complex64", "float64", "float32"],
                     help="parameters: complex as Carleo & Troyer, or real (the Marshall-rotated ground state is "
                          "positive; real arithmetic is several times cheaper on CPU)")
+    ap.add_argument("--symmetries", default="translations", choices=["translations", "space_group"],
+                    help="the group that ties the filters: translations (Carleo & Troyer) or the whole space group "
+                         "(rotations and reflections too; 8x the hidden units per filter)")
+    ap.add_argument("--lr-decay", type=float, default=1.0,
+                    help="final learning rate as a fraction of --lr (cosine decay over the steps; 1: constant)")
     ap.add_argument("--quick", action="store_true", help="6x6 and 20 steps, to check the script")
     args = ap.parse_args(argv)
+    if not 0 < args.lr_decay <= 1:
+        ap.error(f"--lr-decay must be in (0, 1], got {args.lr_decay}")
     L, steps = (6, 20) if args.quick else (10, args.steps)
     lattice = nqs.Square(L, L)
     H = nqs.Heisenberg(lattice)
     ref = nqs.reference_energy(lattice)
     rows = []
+    # SGD on the SR direction, its step decaying as a cosine to lr_decay * lr (the same optimizer must be
+    # passed again to resume: a schedule cannot be stored in the file, its step count is)
+    optimizer = None if args.lr_decay == 1 else optax.sgd(optax.cosine_decay_schedule(args.lr, steps, alpha=args.lr_decay))
     for alpha in [int(a) for a in args.alphas.split(",")]:
         tag = "" if args.dtype == "complex128" else f"_{args.dtype}"
+        tag += "" if args.symmetries == "translations" else "_sg"
+        tag += "" if args.lr_decay == 1 else f"_decay{args.lr_decay:g}"
         out = f"ct{L}_alpha{alpha}{tag}{'_quick' if args.quick else ''}.h5"
         if os.path.exists(out):
             rec = nqs.load(out).runs["main"]
-            result = None if rec.finished else nqs.resume(out)
+            result = None if rec.finished else nqs.resume(out, optimizer=optimizer)
             if result is None:
                 print(f"alpha={alpha}: finished earlier, read from {out}")
                 e, err, v, t, n_params = rec.energy_per_site, rec.error, rec.attrs["v_score"], rec.attrs["wall_time"], rec.attrs["n_params"]
@@ -48,11 +63,12 @@ def main(argv=None):
                 continue
         else:
             result = nqs.ground_state(
-                H, nqs.RBMSymm(lattice, alpha=alpha, dtype=args.dtype), n_samples=args.samples, steps=steps, seed=alpha,
-                learning_rate=args.lr, sr=nqs.SR(diag_shift=args.diag_shift), out=out, exact=ref.energy_per_site,
+                H, nqs.RBMSymm(lattice, alpha=alpha, dtype=args.dtype, symmetries=args.symmetries), n_samples=args.samples,
+                steps=steps, seed=alpha, learning_rate=args.lr, optimizer=optimizer, sr=nqs.SR(diag_shift=args.diag_shift),
+                out=out, exact=ref.energy_per_site,
             )
         rows.append((alpha, result.n_params, result.energy_per_site, result.error, result.v_score, result.wall_time))
-    print(f"\n{L}x{L} periodic Heisenberg, RBMSymm; reference {ref.energy_per_site} ({ref.kind}, {ref.source})")
+    print(f"\n{L}x{L} periodic Heisenberg, RBMSymm over the {args.symmetries.replace('_', ' ')}; reference {ref.energy_per_site} ({ref.kind}, {ref.source})")
     print("| alpha | parameters | E/N | ± | rel. error | V-score | time (s) |")
     print("|---|---|---|---|---|---|---|")
     for alpha, n_params, e, err, v, t in rows:

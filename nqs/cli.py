@@ -59,6 +59,7 @@ RUN_OPTIONS = {
     "model": (str, ("rbm", "rbmsymm", "dbm", "ffnn"), "rbm"),
     "alpha": (float, "positive", 1.0),
     "alpha_deep": (float, "non-negative", 0.25),
+    "symmetries": (str, ("translations", "space_group"), "translations"),
     "samples": (int, "positive", 1024),
     "chains": (int, "positive", 16),
     "steps": (int, "positive", 300),
@@ -120,6 +121,9 @@ def build_parser():
     run.add_argument("--model", choices=["rbm", "rbmsymm", "dbm", "ffnn"], help="ansatz (default rbm)")
     run.add_argument("--alpha", type=_positive_float, help="hidden-unit density M/N (default 1)")
     run.add_argument("--alpha-deep", type=float, help="dbm: deep-unit density M_d/N (default 0.25)")
+    run.add_argument("--symmetries", choices=["translations", "space_group"],
+                     help="rbmsymm: the group that ties the filters (default translations; space_group adds "
+                          "rotations and reflections)")
     run.add_argument("--samples", type=_positive_int, help="samples per step (default 1024)")
     run.add_argument("--chains", type=_positive_int, help="Markov chains (default 16)")
     run.add_argument("--steps", type=_positive_int, help="optimisation steps (default 300; with --resume: the total)")
@@ -190,7 +194,7 @@ def cmd_run(args) -> int:
     dtype = "complex64" if o["float32"] else "complex128"
     model = {
         "rbm": lambda: nqs.RBM(alpha=o["alpha"], dtype=dtype),
-        "rbmsymm": lambda: nqs.RBMSymm(lattice, alpha=o["alpha"], dtype=dtype),
+        "rbmsymm": lambda: nqs.RBMSymm(lattice, alpha=o["alpha"], dtype=dtype, symmetries=o["symmetries"]),
         "ffnn": lambda: nqs.FFNN(alpha=o["alpha"], dtype=dtype),
         # real parameters: the DBM's sampling weight must be positive
         "dbm": lambda: nqs.DBM(alpha_hidden=o["alpha"], alpha_deep=o["alpha_deep"],

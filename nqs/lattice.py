@@ -7,12 +7,17 @@ Bonds are listed once each, also on a periodic length-2 direction, where the
 
 The translation table ``translations[t, i]`` gives the site that ``i`` is moved to by
 the ``t``-th lattice translation (``t = tx * Ly + ty``); translation-invariant ansätze
-(``RBMSymm``, Carleo & Troyer 2017, App. E) use it to tie their filters.
+(``RBMSymm``, Carleo & Troyer 2017, App. E) use it to tie their filters. ``space_group`` adds
+the point group (the eight rotations and reflections of D4 on a square Lx = Ly, the four of
+D2 otherwise): every permutation of the sites that maps bonds to bonds. With the Marshall sign
+rule the rotated Hamiltonian has no sublattice label left, so its positive ground state is
+invariant under all of them (Perron–Frobenius), and an ansatz may be symmetrised over the group.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -107,11 +112,43 @@ class Square:
                 table[t] = ((c[:, 0] + tx) % self.Lx) * self.Ly + (c[:, 1] + ty) % self.Ly
         return table
 
+    @cached_property
+    def point_group(self) -> np.ndarray:
+        """point_group[p, i]: image of site i under the p-th rotation or reflection (identity first).
+
+        About the origin on a periodic lattice, about the centre on an open one; D4 (8 elements)
+        when Lx = Ly, D2 (4: the identity, the two mirrors and the inversion) otherwise.
+        """
+        c = self.coords
+        x, y = c[:, 0], c[:, 1]
+
+        def mirror(u, L):
+            return (-u) % L if self.pbc else L - 1 - u
+
+        ops = [(x, y), (mirror(x, self.Lx), y), (x, mirror(y, self.Ly)), (mirror(x, self.Lx), mirror(y, self.Ly))]
+        if self.Lx == self.Ly:  # the diagonal mirrors and the quarter turns
+            ops += [(y, x), (mirror(y, self.Ly), x), (y, mirror(x, self.Lx)), (mirror(y, self.Ly), mirror(x, self.Lx))]
+        table = np.stack([u * self.Ly + v for u, v in ops]).astype(np.int32)
+        return _unique_rows(table)
+
+    @cached_property
+    def space_group(self) -> np.ndarray:
+        """space_group[g, i]: image of site i under translation t after point operation p, every
+        distinct pair (t, p) once, the identity first (Lx Ly x 8 elements on a periodic L x L)."""
+        T, P = self.translations, self.point_group
+        return _unique_rows(T[:, P].transpose(1, 0, 2).reshape(-1, self.n_sites))
+
     def to_netket(self):
         """The same lattice as a ``netket.graph.Graph`` with identical site numbering and bonds."""
         import netket as nk
 
         return nk.graph.Graph(edges=[tuple(map(int, b)) for b in self.bonds], n_nodes=self.n_sites)
+
+
+def _unique_rows(table: np.ndarray) -> np.ndarray:
+    """The distinct rows of a permutation table in their first-seen order (small lattices repeat)."""
+    _, first = np.unique(table, axis=0, return_index=True)
+    return np.ascontiguousarray(table[np.sort(first)])
 
 
 def parse_lattice(text: str, pbc: bool = True) -> Square:

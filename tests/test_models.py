@@ -15,7 +15,8 @@ LATTICES = [nqs.Square(4, 4, pbc=True), nqs.Square(4, 2, pbc=True), nqs.Square(3
 
 
 def _models(lattice):
-    return [nqs.RBM(alpha=1, scale=0.1), nqs.RBM(alpha=2, dtype="float64", scale=0.1), nqs.RBMSymm(lattice, alpha=2, scale=0.1)]
+    return [nqs.RBM(alpha=1, scale=0.1), nqs.RBM(alpha=2, dtype="float64", scale=0.1), nqs.RBMSymm(lattice, alpha=2, scale=0.1),
+            nqs.RBMSymm(lattice, alpha=1, scale=0.1, symmetries="space_group")]
 
 
 def _netket_local_energies(H, params_dense, sigma):
@@ -50,7 +51,7 @@ def test_local_energy_equals_netket(lattice, marshall):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10, err_msg=type(model).__name__)
 
 
-@pytest.mark.parametrize("model_index", [0, 1, 2])
+@pytest.mark.parametrize("model_index", [0, 1, 2, 3])
 def test_fast_update_ratios_equal_full_reevaluation(model_index):
     lattice = nqs.Square(4, 4)
     model = _models(lattice)[model_index]
@@ -74,7 +75,7 @@ def test_fast_update_ratios_equal_full_reevaluation(model_index):
             np.testing.assert_allclose(model.ratio(tables, sigma, cache, bonds), np.exp(full), rtol=1e-12)
 
 
-@pytest.mark.parametrize("model_index", [0, 1, 2])
+@pytest.mark.parametrize("model_index", [0, 1, 2, 3])
 def test_closed_form_log_derivatives_equal_autodiff(model_index):
     lattice = nqs.Square(4, 2)
     model = _models(lattice)[model_index]
@@ -92,14 +93,41 @@ def test_closed_form_log_derivatives_equal_autodiff(model_index):
     assert closed.shape[1] == ravel_pytree(params)[0].size
 
 
-def test_rbmsymm_is_translation_invariant():
+@pytest.mark.parametrize("symmetries", ["translations", "space_group"])
+def test_rbmsymm_is_invariant_under_its_group(symmetries):
     lattice = nqs.Square(4, 4)
-    model = nqs.RBMSymm(lattice, alpha=2, scale=0.2)
+    model = nqs.RBMSymm(lattice, alpha=2, scale=0.2, symmetries=symmetries)
     params = model.init(jax.random.PRNGKey(1), 16)
     sigma = jnp.asarray(random_sz0(16, 1, seed=9)[0])
-    values = [model.log_psi(params, sigma[perm]) for perm in lattice.translations]
-    np.testing.assert_allclose(np.exp(values), np.exp(values[0]), rtol=1e-12)
+    group = model.group
+    assert len(group) == {"translations": 16, "space_group": 128}[symmetries]
+    values = np.exp([model.log_psi(params, sigma[perm]) for perm in group])
+    np.testing.assert_allclose(values, values[0], rtol=1e-12)
     assert model.n_params(16) == 1 + 2 + 2 * 16
+    if symmetries == "translations":  # a quarter turn is not among its symmetries: psi changes
+        turn = lattice.point_group[5]
+        assert abs(np.exp(model.log_psi(params, sigma[turn])) / values[0] - 1) > 1e-3
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (6, 6), (4, 2), (3, 3)])
+def test_space_group_maps_bonds_to_bonds_and_is_a_group(shape):
+    lattice = nqs.Square(*shape, pbc=shape != (3, 3))
+    G = lattice.space_group
+    expected = {(4, 4): 128, (6, 6): 288, (4, 2): 16, (3, 3): 8}[shape]
+    assert G.shape == (expected, lattice.n_sites)
+    np.testing.assert_array_equal(G[0], np.arange(lattice.n_sites))
+    bonds = {tuple(b) for b in np.sort(lattice.bonds, axis=1).tolist()}
+    members = {tuple(g) for g in G.tolist()}
+    for g in G:
+        assert {tuple(sorted((g[i], g[j]))) for i, j in lattice.bonds.tolist()} == bonds
+    for g in G[::7]:
+        for h in G[::5]:
+            assert tuple(g[h]) in members  # closed under composition
+
+
+def test_rbmsymm_refuses_unknown_symmetries():
+    with pytest.raises(ValueError, match="symmetries must be one of translations, space_group"):
+        nqs.RBMSymm(nqs.Square(4, 4), symmetries="rotations")
 
 
 @pytest.mark.parametrize("alpha", [0, -1])

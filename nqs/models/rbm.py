@@ -19,11 +19,13 @@ division per hidden unit and no transcendental function. The log of the product 
 
 Log-derivatives in closed form: O_a = sigma, O_b = t, O_W = sigma t^T.
 
-``RBMSymm`` (Carleo & Troyer, App. E) ties the weights by the lattice translations T_t:
-alpha filters W_f, hidden units (f, t) with theta_{f,t} = b_f + sum_j W_{f j} sigma_{T_t(j)} and a
-single visible bias. It expands to a dense RBM (the same fast path) and contracts the
-log-derivatives back: O_{W_f j} = sum_t t_{f,t} sigma_{T_t(j)}, O_{b_f} = sum_t t_{f,t},
-O_a = sum_i sigma_i.
+``RBMSymm`` (Carleo & Troyer, App. E) ties the weights by a group of lattice symmetries T_g, the
+translations as in the paper or the whole space group (translations and the point group, as in
+the symmetric RBMs of Choo et al., PRB 100, 125124 (2019), and NetKet's ``RBMSymm``): alpha
+filters W_f, hidden units (f, g) with theta_{f,g} = b_f + sum_j W_{f j} sigma_{T_g(j)} and a single
+visible bias, so psi(sigma o T_h) = psi(sigma) for every h of the group. It expands to a dense RBM
+(the same fast path) and contracts the log-derivatives back: O_{W_f j} = sum_g t_{f,g}
+sigma_{T_g(j)}, O_{b_f} = sum_g t_{f,g}, O_a = sum_i sigma_i.
 """
 
 from __future__ import annotations
@@ -178,27 +180,41 @@ class RBM(_LookupRBM):
 
 @dataclass(frozen=True)
 class RBMSymm(_LookupRBM):
-    """Translation-invariant RBM (Carleo & Troyer App. E): alpha filters over the lattice translations.
+    """Symmetric RBM (Carleo & Troyer App. E): alpha filters over a group of lattice symmetries.
 
     Args:
-        lattice: the ``Square`` lattice whose translations tie the weights.
-        alpha: number of filters (hidden-unit density; M = alpha N hidden units).
+        lattice: the ``Square`` lattice whose symmetries tie the weights.
+        alpha: number of filters (M = alpha |G| hidden units: alpha N with the translations).
         dtype, scale: as for ``RBM``.
+        symmetries: ``"translations"`` (default, Carleo & Troyer) or ``"space_group"``
+            (translations, rotations and reflections: 8 N elements on a periodic L x L). The
+            space group makes psi invariant under the point group too, which the ground state
+            of the Marshall-rotated Heisenberg model is; it costs 8x the hidden units per filter.
     """
 
     lattice: Square
     alpha: int = 1
     dtype: str = "complex128"
     scale: float = 0.01
+    symmetries: str = "translations"
+
+    SYMMETRIES = ("translations", "space_group")
 
     def __post_init__(self):
         _check_alpha(self.alpha)
         if not isinstance(self.lattice, Square):
-            raise TypeError("RBMSymm: lattice must be an nqs.Square (its translations tie the weights)")
+            raise TypeError("RBMSymm: lattice must be an nqs.Square (its symmetries tie the weights)")
         if int(self.alpha) != self.alpha:
             raise ValueError(f"RBMSymm: alpha counts filters and must be an integer, got {self.alpha}")
+        if self.symmetries not in self.SYMMETRIES:
+            raise ValueError(f"RBMSymm: symmetries must be one of {', '.join(self.SYMMETRIES)}, got {self.symmetries!r}")
         object.__setattr__(self, "alpha", int(self.alpha))
         object.__setattr__(self, "dtype", str(_check_dtype(self.dtype)))
+
+    @property
+    def group(self) -> np.ndarray:
+        """The permutation table (|G|, N) that ties the weights: group[g, i] is the image of site i."""
+        return self.lattice.space_group if self.symmetries == "space_group" else self.lattice.translations
 
     def init(self, key, n_sites: int):
         if n_sites != self.lattice.n_sites:
@@ -211,24 +227,19 @@ class RBMSymm(_LookupRBM):
             "W": _normal(kw, (self.alpha, n_sites), dt, self.scale),
         }
 
-    @property
-    def _inverse_translations(self):
-        T = self.lattice.translations
-        return np.argsort(T, axis=1).astype(np.int32)  # Tinv[t, i] = j with T[t, j] = i
-
     def dense(self, params):
         N = self.lattice.n_sites
-        n_t = self.lattice.translations.shape[0]
-        Tinv = jnp.asarray(self._inverse_translations)
-        # W_dense[i, (f, t)] = W[f, Tinv[t, i]]
-        W = params["W"][:, Tinv]  # (alpha, n_t, N)
-        W = jnp.transpose(W, (2, 0, 1)).reshape(N, self.alpha * n_t)
+        group = self.group
+        Tinv = jnp.asarray(np.argsort(group, axis=1).astype(np.int32))  # Tinv[g, i] = j with T[g, j] = i
+        # W_dense[i, (f, g)] = W[f, Tinv[g, i]]
+        W = params["W"][:, Tinv]  # (alpha, |G|, N)
+        W = jnp.transpose(W, (2, 0, 1)).reshape(N, self.alpha * len(group))
         a = jnp.broadcast_to(params["a"], (N,))
-        b = jnp.repeat(params["b"], n_t)
+        b = jnp.repeat(params["b"], len(group))
         return a, b, W
 
     def log_derivatives(self, params, tables, sigma, cache):
-        n_t = self.lattice.translations.shape[0]
-        t = cache.reshape(self.alpha, n_t)
-        s_t = sigma[jnp.asarray(self.lattice.translations)].astype(t.dtype)  # (n_t, N): sigma[T[t, j]]
+        group = self.group
+        t = cache.reshape(self.alpha, len(group))
+        s_t = sigma[jnp.asarray(group)].astype(t.dtype)  # (|G|, N): sigma[T[g, j]]
         return ravel_pytree({"W": t @ s_t, "a": jnp.sum(sigma).astype(t.dtype)[None], "b": jnp.sum(t, axis=1)})[0]
