@@ -190,6 +190,8 @@ class RBMSymm(_LookupRBM):
             (translations, rotations and reflections: 8 N elements on a periodic L x L). The
             space group makes psi invariant under the point group too, which the ground state
             of the Marshall-rotated Heisenberg model is; it costs 8x the hidden units per filter.
+            Without the Marshall rule the ground state may be odd under a symmetry that swaps the
+            sublattices (a translation by one site when N/2 is odd): an invariant psi cannot follow.
     """
 
     lattice: Square
