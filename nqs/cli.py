@@ -186,6 +186,9 @@ def cmd_run(args) -> int:
         _report(result, result.exact, "stored in the file", args.resume, png)
         return 0
     o = _run_options(args)
+    if o["symmetries"] != "translations" and o["model"] != "rbmsymm":
+        raise ValueError(f"symmetries={o['symmetries']} ties the filters of --model rbmsymm; "
+                         f"the {o['model']} has none (drop it or use --model rbmsymm)")
     if os.path.exists(o["out"]) and not args.force:
         raise FileExistsError(f"{o['out']} already exists; pass --force to overwrite it, --resume to continue it, "
                               "or --out for another file")

@@ -41,6 +41,7 @@ def test_run_with_the_deep_boltzmann_machine(tmp_path):
         (["run", "--lattice", "1x1"], "single site"),
         (["run", "--model", "dbm", "--alpha-deep", "-1"], "alpha_deep"),
         (["run", "--model", "rbmsymm", "--symmetries", "rotations"], "symmetries"),
+        (["run", "--model", "rbm", "--symmetries", "space_group"], "--model rbmsymm"),
         (["run", "--model", "dbm", "--no-marshall"], "Marshall sign rule"),
     ],
 )
