@@ -31,7 +31,7 @@ def main(argv=None):
     ap.add_argument("--dtype", default="complex128", choices=["complex128", "complex64", "float64", "float32"],
                     help="parameters: complex as Carleo & Troyer, or real (the Marshall-rotated ground state is "
                          "positive; real arithmetic is several times cheaper on CPU)")
-    ap.add_argument("--symmetries", default="translations", choices=["translations", "space_group"],
+    ap.add_argument("--symmetries", default="translations", choices=nqs.RBMSymm.SYMMETRIES,
                     help="the group that ties the filters: translations (Carleo & Troyer) or the whole space group "
                          "(rotations and reflections too; 8x the hidden units per filter)")
     ap.add_argument("--lr-decay", type=float, default=1.0,

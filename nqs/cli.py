@@ -21,6 +21,7 @@ import sys
 
 from .bench import add_parser as add_bench_parser
 from .bench import main as bench_main
+from .models import RBMSymm
 
 EXIT_USAGE = 2
 
@@ -59,7 +60,7 @@ RUN_OPTIONS = {
     "model": (str, ("rbm", "rbmsymm", "dbm", "ffnn"), "rbm"),
     "alpha": (float, "positive", 1.0),
     "alpha_deep": (float, "non-negative", 0.25),
-    "symmetries": (str, ("translations", "space_group"), "translations"),
+    "symmetries": (str, RBMSymm.SYMMETRIES, "translations"),
     "samples": (int, "positive", 1024),
     "chains": (int, "positive", 16),
     "steps": (int, "positive", 300),
@@ -121,7 +122,7 @@ def build_parser():
     run.add_argument("--model", choices=["rbm", "rbmsymm", "dbm", "ffnn"], help="ansatz (default rbm)")
     run.add_argument("--alpha", type=_positive_float, help="hidden-unit density M/N (default 1)")
     run.add_argument("--alpha-deep", type=float, help="dbm: deep-unit density M_d/N (default 0.25)")
-    run.add_argument("--symmetries", choices=["translations", "space_group"],
+    run.add_argument("--symmetries", choices=RBMSymm.SYMMETRIES,
                      help="rbmsymm: the group that ties the filters (default translations; space_group adds "
                           "rotations and reflections)")
     run.add_argument("--samples", type=_positive_int, help="samples per step (default 1024)")
