@@ -10,6 +10,7 @@ Ziman & Poilblanc 1996). The issue's goal: every ansatz ≤ 1e-3 relative error 
     python benchmarks/ansatze.py --lattice 4x4                       # every ansatz, 2048 samples, 600 steps
     python benchmarks/ansatze.py --lattice 6x6 --models rbmsymm8 --samples 2016 --steps 2000
     python benchmarks/ansatze.py --lattice 6x6 --models rbmsymm16 --samples 2016 --steps 3000 --lr-decay 0.1
+    python benchmarks/ansatze.py --models ffnnsymm8 --steps 1500 --lr-decay 0.1    # Saito's form, symmetrised
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ ANSATZE = {
                lambda lat: nqs.RBMSymm(lat, alpha=4, dtype="float64", symmetries="space_group"), 0.03, 1e-3),
     "dbm": ("DBM α=2, α_d=1/8", lambda lat: nqs.DBM(alpha_hidden=2, alpha_deep=0.125), 0.03, 1e-2),
     "ffnn": ("FFNN α=2 (log cosh)", lambda lat: nqs.FFNN(alpha=2, activation="logcosh"), 0.05, 1e-3),
+    "ffnnsymm8": ("FFNNSymm α=8 (log cosh, translations)",
+                  lambda lat: nqs.FFNNSymm(lat, alpha=8, activation="logcosh"), 0.02, 1e-3),
+    "ffnnsymm16": ("FFNNSymm α=16 (log cosh, translations)",
+                   lambda lat: nqs.FFNNSymm(lat, alpha=16, activation="logcosh"), 0.02, 1e-3),
+    "ffnnsg2": ("FFNNSymm α=2 (sigmoid, space group)",
+                lambda lat: nqs.FFNNSymm(lat, alpha=2, symmetries="space_group"), 0.02, 1e-3),
     "deepffnn": ("DeepFFNN (2, 1)", lambda lat: nqs.DeepFFNN(widths=(2, 1)), 0.05, 1e-3),
 }
 

@@ -57,7 +57,7 @@ RUN_OPTIONS = {
     "lattice": (str, None, "4x4"),
     "open": (bool, None, False),
     "no_marshall": (bool, None, False),
-    "model": (str, ("rbm", "rbmsymm", "dbm", "ffnn"), "rbm"),
+    "model": (str, ("rbm", "rbmsymm", "dbm", "ffnn", "ffnnsymm"), "rbm"),
     "alpha": (float, "positive", 1.0),
     "alpha_deep": (float, "non-negative", 0.25),
     "symmetries": (str, RBMSymm.SYMMETRIES, "translations"),
@@ -119,11 +119,12 @@ def build_parser():
     run.add_argument("--lattice", help="Lx x Ly, e.g. 4x4 (default), 6x6, 4x2")
     run.add_argument("--open", action="store_const", const=True, help="open instead of periodic boundaries")
     run.add_argument("--no-marshall", action="store_const", const=True, help="do not apply the Marshall sign rule")
-    run.add_argument("--model", choices=["rbm", "rbmsymm", "dbm", "ffnn"], help="ansatz (default rbm)")
-    run.add_argument("--alpha", type=_positive_float, help="hidden-unit density M/N (default 1)")
+    run.add_argument("--model", choices=["rbm", "rbmsymm", "dbm", "ffnn", "ffnnsymm"], help="ansatz (default rbm)")
+    run.add_argument("--alpha", type=_positive_float, help="hidden-unit density M/N; the number of filters for rbmsymm "
+                     "and ffnnsymm (default 1)")
     run.add_argument("--alpha-deep", type=float, help="dbm: deep-unit density M_d/N (default 0.25)")
     run.add_argument("--symmetries", choices=RBMSymm.SYMMETRIES,
-                     help="rbmsymm: the group that ties the filters (default translations; space_group adds "
+                     help="rbmsymm, ffnnsymm: the group that ties the filters (default translations; space_group adds "
                           "rotations and reflections)")
     run.add_argument("--samples", type=_positive_int, help="samples per step (default 1024)")
     run.add_argument("--chains", type=_positive_int, help="Markov chains (default 16)")
@@ -187,8 +188,8 @@ def cmd_run(args) -> int:
         _report(result, result.exact, "stored in the file", args.resume, png)
         return 0
     o = _run_options(args)
-    if o["symmetries"] != "translations" and o["model"] != "rbmsymm":
-        raise ValueError(f"symmetries={o['symmetries']} ties the filters of --model rbmsymm; "
+    if o["symmetries"] != "translations" and o["model"] not in ("rbmsymm", "ffnnsymm"):
+        raise ValueError(f"symmetries={o['symmetries']} ties the filters of --model rbmsymm or ffnnsymm; "
                          f"the {o['model']} has none (drop it or use --model rbmsymm)")
     if os.path.exists(o["out"]) and not args.force:
         raise FileExistsError(f"{o['out']} already exists; pass --force to overwrite it, --resume to continue it, "
@@ -200,6 +201,7 @@ def cmd_run(args) -> int:
         "rbm": lambda: nqs.RBM(alpha=o["alpha"], dtype=dtype),
         "rbmsymm": lambda: nqs.RBMSymm(lattice, alpha=o["alpha"], dtype=dtype, symmetries=o["symmetries"]),
         "ffnn": lambda: nqs.FFNN(alpha=o["alpha"], dtype=dtype),
+        "ffnnsymm": lambda: nqs.FFNNSymm(lattice, alpha=o["alpha"], dtype=dtype, symmetries=o["symmetries"]),
         # real parameters: the DBM's sampling weight must be positive
         "dbm": lambda: nqs.DBM(alpha_hidden=o["alpha"], alpha_deep=o["alpha_deep"],
                                dtype="float32" if o["float32"] else "float64"),

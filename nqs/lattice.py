@@ -138,6 +138,17 @@ class Square:
         T, P = self.translations, self.point_group
         return _unique_rows(T[:, P].transpose(1, 0, 2).reshape(-1, self.n_sites))
 
+    SYMMETRIES = ("translations", "space_group")
+
+    def symmetry_group(self, name: str) -> np.ndarray:
+        """The permutation table (|G|, N) a symmetric ansatz ties its filters over: ``"translations"``
+        or ``"space_group"`` (``ValueError`` for any other name)."""
+        if name == "translations":
+            return self.translations
+        if name == "space_group":
+            return self.space_group
+        raise ValueError(f"symmetries must be one of {', '.join(self.SYMMETRIES)}, got {name!r}")
+
     def to_netket(self):
         """The same lattice as a ``netket.graph.Graph`` with identical site numbering and bonds."""
         import netket as nk

@@ -1,4 +1,5 @@
-"""Feedforward ansätze (Saito's FFNN, DeepFFNN) and the flax view NetKet users drop into MCState."""
+"""Feedforward ansätze (Saito's FFNN, its symmetric sum FFNNSymm, DeepFFNN) and the flax view NetKet
+users drop into MCState."""
 
 import jax
 import jax.numpy as jnp
@@ -8,9 +9,12 @@ import pytest
 
 import nqs
 from conftest import dense_heisenberg, random_sz0, sz0_basis
-from nqs.models.base import flip
+from nqs.models.base import GenericModel, flip
 
-MODELS = [nqs.FFNN(alpha=2), nqs.FFNN(alpha=1, activation="tanh", dtype="float64"), nqs.DeepFFNN(widths=(2, 1))]
+MODELS = [nqs.FFNN(alpha=2), nqs.FFNN(alpha=1, activation="tanh", dtype="float64"), nqs.DeepFFNN(widths=(2, 1)),
+          nqs.FFNNSymm(nqs.Square(4, 2), alpha=2, scale=0.3)]
+# look-up tables on 4x4: Saito's dense form (complex, real) and the real space-group sum
+TABLE_MODELS = [*MODELS[:2], nqs.FFNNSymm(nqs.Square(4, 4), alpha=2, dtype="float64", symmetries="space_group", scale=0.3)]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: f"{type(m).__name__}-{m.activation}-{m.dtype}")
@@ -25,7 +29,7 @@ def test_local_energy_equals_dense_hamiltonian_on_4x2(model):
     np.testing.assert_allclose(ours, exact, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("model", MODELS[:2], ids=["complex", "real"])
+@pytest.mark.parametrize("model", TABLE_MODELS, ids=["complex", "real", "symm-real"])
 def test_ffnn_lookup_table_ratios_equal_full_reevaluation(model):
     params = model.init(jax.random.PRNGKey(2), 16)
     tables = model.tables(params)
@@ -62,11 +66,40 @@ def test_netket_estimates_the_same_energy_through_the_flax_view(model):
     assert abs(ours - theirs) < 4 * np.hypot(ours_err, theirs_err), (ours, ours_err, theirs, theirs_err)
 
 
-def test_deep_ffnn_lowers_the_4x4_energy():
+@pytest.mark.parametrize("symmetries", nqs.FFNNSymm.SYMMETRIES)
+def test_ffnnsymm_log_derivatives_in_closed_form_and_invariance(symmetries):
+    """FFNNSymm's contracted log-derivatives equal automatic differentiation through the tied
+    weights, and psi is the same on every image of a configuration under the group."""
+    lattice = nqs.Square(4, 4)
+    model = nqs.FFNNSymm(lattice, alpha=2, symmetries=symmetries, scale=0.3)
+    params = model.init(jax.random.PRNGKey(5), 16)
+    tables = model.tables(params)
+    group = jnp.asarray(lattice.symmetry_group(symmetries))
+    for s in random_sz0(16, 4, seed=6):
+        s = jnp.asarray(s)
+        cache = model.cache(tables, s)
+        np.testing.assert_allclose(model.log_derivatives(params, tables, s, cache),
+                                   GenericModel.log_derivatives(model, params, tables, s, cache), rtol=1e-10, atol=1e-12)
+        images = np.exp(np.asarray(jax.vmap(lambda g: model.log_psi(params, s[g]))(group)))
+        np.testing.assert_allclose(images, np.exp(complex(model.log_psi(params, s))), rtol=1e-12)
+    # the translation sum is not invariant under a quarter turn, the space-group sum is
+    turn = jnp.asarray(lattice.point_group[5])
+    s = jnp.asarray(random_sz0(16, 1, seed=7)[0])
+    changed = abs(complex(model.log_psi(params, s[turn]) - model.log_psi(params, s))) > 1e-6
+    assert changed == (symmetries == "translations")
+
+
+@pytest.mark.parametrize("model, lr, steps", [
+    (nqs.DeepFFNN(widths=(2,)), 0.05, 100),
+    (nqs.FFNNSymm(nqs.Square(4, 4), alpha=8, activation="logcosh"), 0.02, 100),
+], ids=["DeepFFNN", "FFNNSymm"])
+def test_feedforward_ansatz_lowers_the_4x4_energy(model, lr, steps):
+    """From a fixed seed, a short run reaches relative error <= 5e-3 against ED (measured: DeepFFNN
+    3.3e-3, FFNNSymm 4.2e-3); Saito's dense form cannot (a few 1e-2 whatever its size, README)."""
     H = nqs.Heisenberg(nqs.Square(4, 4))
-    r = nqs.ground_state(H, nqs.DeepFFNN(widths=(1,)), n_samples=512, steps=60, seed=0, learning_rate=0.05,
+    r = nqs.ground_state(H, model, n_samples=1024, steps=steps, seed=0, learning_rate=lr,
                          sr=nqs.SR(diag_shift=1e-3), progress=False, exact=-0.70178020, eval_rounds=2)
-    assert r.relative_error < 2e-2
+    assert r.relative_error <= 5e-3, (r.energy_per_site, r.error)
     assert r.history["energy_per_site"][-10:].mean() < r.history["energy_per_site"][:3].mean() - 0.05
 
 
@@ -77,3 +110,11 @@ def test_bad_feedforward_settings():
         nqs.DeepFFNN(widths=(2, 0))
     with pytest.raises(ValueError, match="at least one"):
         nqs.DeepFFNN(widths=())
+    with pytest.raises(ValueError, match="symmetries"):
+        nqs.FFNNSymm(nqs.Square(4, 4), symmetries="rotations")
+    with pytest.raises(ValueError, match="integer"):
+        nqs.FFNNSymm(nqs.Square(4, 4), alpha=1.5)
+    with pytest.raises(TypeError, match="Square"):
+        nqs.FFNNSymm("4x4")
+    with pytest.raises(ValueError, match="16 sites"):
+        nqs.FFNNSymm(nqs.Square(4, 4)).init(jax.random.PRNGKey(0), 8)

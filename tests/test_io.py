@@ -52,3 +52,20 @@ def test_reader_refuses_foreign_and_truncated_files(tmp_path, ground_state_4x4):
         f["x"] = 1
     with pytest.raises(nqs.NQSFileError, match="not written by nqs"):
         nqs.load(foreign)
+
+
+@pytest.mark.parametrize("model", [
+    nqs.RBM(alpha=2), nqs.RBMSymm(nqs.Square(4, 4), alpha=2, symmetries="space_group"),
+    nqs.DBM(alpha_hidden=1, alpha_deep=0.25), nqs.FFNN(alpha=1, activation="tanh"),
+    nqs.FFNNSymm(nqs.Square(4, 4), alpha=3, activation="logcosh", dtype="float64", symmetries="space_group"),
+    nqs.DeepFFNN(widths=(2, 1)),
+], ids=lambda m: type(m).__name__)
+def test_every_ansatz_is_rebuilt_from_its_stored_description(model):
+    """What a run file stores about the ansatz (JSON, the lattice by name) rebuilds the same ansatz."""
+    import json
+
+    from nqs.models import model_from_config
+    from nqs.vmc import _describe
+
+    stored = json.loads(json.dumps(_describe(model)))
+    assert model_from_config(stored, nqs.Square(4, 4)) == model

@@ -2,13 +2,13 @@
 
 from .base import GenericModel
 from .dbm import DBM
-from .ffnn import FFNN, DeepFFNN
+from .ffnn import FFNN, DeepFFNN, FFNNSymm
 from .flax_view import as_flax
 from .rbm import RBM, RBMSymm
 
-__all__ = ["DBM", "DeepFFNN", "FFNN", "GenericModel", "RBM", "RBMSymm", "as_flax"]
+__all__ = ["DBM", "DeepFFNN", "FFNN", "FFNNSymm", "GenericModel", "RBM", "RBMSymm", "as_flax"]
 
-REGISTRY = {"RBM": RBM, "RBMSymm": RBMSymm, "DBM": DBM, "FFNN": FFNN, "DeepFFNN": DeepFFNN}
+REGISTRY = {"RBM": RBM, "RBMSymm": RBMSymm, "DBM": DBM, "FFNN": FFNN, "FFNNSymm": FFNNSymm, "DeepFFNN": DeepFFNN}
 
 
 def model_from_config(config: dict, lattice):

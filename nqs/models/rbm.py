@@ -48,6 +48,20 @@ def _check_alpha(alpha):
         raise ValueError(f"alpha (hidden-unit density M/N) must be > 0, got {alpha}")
 
 
+def _check_filters(model):
+    """Validate a symmetric ansatz (``lattice``, integer ``alpha`` filters, ``symmetries``) in place."""
+    name = type(model).__name__
+    _check_alpha(model.alpha)
+    if not isinstance(model.lattice, Square):
+        raise TypeError(f"{name}: lattice must be an nqs.Square (its symmetries tie the weights)")
+    if int(model.alpha) != model.alpha:
+        raise ValueError(f"{name}: alpha counts filters and must be an integer, got {model.alpha}")
+    if model.symmetries not in Square.SYMMETRIES:
+        raise ValueError(f"{name}: symmetries must be one of {', '.join(Square.SYMMETRIES)}, got {model.symmetries!r}")
+    object.__setattr__(model, "alpha", int(model.alpha))
+    object.__setattr__(model, "dtype", str(_check_dtype(model.dtype)))
+
+
 def _check_dtype(dtype):
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.complex128), np.dtype(np.complex64), np.dtype(np.float64), np.dtype(np.float32)):
@@ -200,23 +214,15 @@ class RBMSymm(_LookupRBM):
     scale: float = 0.01
     symmetries: str = "translations"
 
-    SYMMETRIES = ("translations", "space_group")
+    SYMMETRIES = Square.SYMMETRIES
 
     def __post_init__(self):
-        _check_alpha(self.alpha)
-        if not isinstance(self.lattice, Square):
-            raise TypeError("RBMSymm: lattice must be an nqs.Square (its symmetries tie the weights)")
-        if int(self.alpha) != self.alpha:
-            raise ValueError(f"RBMSymm: alpha counts filters and must be an integer, got {self.alpha}")
-        if self.symmetries not in self.SYMMETRIES:
-            raise ValueError(f"RBMSymm: symmetries must be one of {', '.join(self.SYMMETRIES)}, got {self.symmetries!r}")
-        object.__setattr__(self, "alpha", int(self.alpha))
-        object.__setattr__(self, "dtype", str(_check_dtype(self.dtype)))
+        _check_filters(self)
 
     @property
     def group(self) -> np.ndarray:
         """The permutation table (|G|, N) that ties the weights: group[g, i] is the image of site i."""
-        return self.lattice.space_group if self.symmetries == "space_group" else self.lattice.translations
+        return self.lattice.symmetry_group(self.symmetries)
 
     def init(self, key, n_sites: int):
         if n_sites != self.lattice.n_sites:
