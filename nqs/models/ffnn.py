@@ -23,8 +23,8 @@ It expands to a dense FFNN (the same look-up table) and contracts the log-deriva
 closed form, with S = sum_{f,g} f_f g(theta_{f,g}) and g' the activation's derivative:
 O_{f_f} = sum_g g(theta_{f,g}) / S, O_{b_f} = f_f sum_g g'(theta_{f,g}) / S,
 O_{W_f j} = f_f sum_g g'(theta_{f,g}) sigma_{T_g(j)} / S. On 4x4 the dense form stalls near
-4e-2 whatever its size; the symmetric sum of 8 translation filters (144 parameters) reaches the
-RBM's accuracy (README).
+4e-2 whatever its size; the sum over the translations of 8 log-cosh filters (144 parameters)
+reaches 1.6e-3, closer than the plain RBM's 2.8e-3 (README).
 
 ``DeepFFNN`` — the modern form: a multilayer perceptron sigma -> h_1 -> ... -> log psi, complex
 weights, activation between layers, the last layer summed into one complex number. No look-up table
