@@ -30,6 +30,15 @@ def test_run_with_the_deep_boltzmann_machine(tmp_path):
     assert len(run.history["energy_per_site"]) == 10
 
 
+def test_run_with_the_symmetric_feedforward_network(tmp_path):
+    p = nqs_cli("run", "--lattice", "4x2", "--model", "ffnnsymm", "--alpha", "2", "--symmetries", "space_group",
+                "--steps", "5", "--samples", "64", "--no-progress", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    run = nqs.load(tmp_path / "run.h5").runs["main"]
+    assert run.config["model"]["type"] == "FFNNSymm" and run.config["model"]["symmetries"] == "space_group"
+    assert run.params["W"].shape == (2, 8)
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
