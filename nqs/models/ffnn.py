@@ -42,7 +42,7 @@ from jax.flatten_util import ravel_pytree
 
 from ..lattice import Square
 from .base import GenericModel
-from .rbm import _check_alpha, _check_dtype, _check_filters, _log_cosh, _normal
+from .rbm import _check_alpha, _check_dtype, _log_cosh, _normal, _TiedFilters
 
 ACTIVATIONS = {
     "sigmoid": jax.nn.sigmoid,
@@ -114,7 +114,7 @@ class FFNN(_SumOfUnits):
 
 
 @dataclass(frozen=True)
-class FFNNSymm(_SumOfUnits):
+class FFNNSymm(_TiedFilters, _SumOfUnits):
     """Saito's ansatz summed over lattice symmetries: psi = sum_f f_f sum_g g(theta_{f,g}).
 
     Args:
@@ -131,19 +131,12 @@ class FFNNSymm(_SumOfUnits):
     scale: float = 0.05
     symmetries: str = "translations"
 
-    SYMMETRIES = Square.SYMMETRIES
-
     def __post_init__(self):
-        _check_filters(self)
+        self._check_filters()
         _activation(self.activation)
 
-    @property
-    def group(self) -> np.ndarray:
-        return self.lattice.symmetry_group(self.symmetries)
-
     def init(self, key, n_sites: int):
-        if n_sites != self.lattice.n_sites:
-            raise ValueError(f"FFNNSymm built for {self.lattice.n_sites} sites, asked for {n_sites}")
+        self._check_sites(n_sites)
         kw, kb, kf = jax.random.split(key, 3)
         dt = np.dtype(self.dtype)
         return {
@@ -154,13 +147,8 @@ class FFNNSymm(_SumOfUnits):
 
     def tables(self, params):
         """The dense FFNN: hidden unit (f, g) has the weights W_dense[(f, g), i] = W[f, T_g^{-1}(i)]."""
-        group = self.group
-        Tinv = jnp.asarray(np.argsort(group, axis=1).astype(np.int32))
-        return {
-            "W": params["W"][:, Tinv].reshape(self.alpha * len(group), group.shape[1]),
-            "b": jnp.repeat(params["b"], len(group)),
-            "f": jnp.repeat(params["f"], len(group)),
-        }
+        G = len(self.group)
+        return {"W": self._tied_weights(params["W"]), "b": jnp.repeat(params["b"], G), "f": jnp.repeat(params["f"], G)}
 
     def log_derivatives(self, params, tables, sigma, cache):
         theta = cache[0]
@@ -169,7 +157,7 @@ class FFNNSymm(_SumOfUnits):
         S = jnp.sum(tables["f"] * value)
         G = len(self.group)
         value, slope = value.reshape(self.alpha, G) / S, slope.reshape(self.alpha, G) / S
-        s_t = sigma[jnp.asarray(self.group)].astype(slope.dtype)  # (|G|, N): sigma[T[g, j]]
+        s_t = self._images(sigma).astype(slope.dtype)
         f = params["f"][:, None].astype(slope.dtype)
         grads = {"W": f * (slope @ s_t), "b": f[:, 0] * jnp.sum(slope, axis=1), "f": jnp.sum(value, axis=1)}
         out = ravel_pytree(grads)[0]

@@ -48,20 +48,6 @@ def _check_alpha(alpha):
         raise ValueError(f"alpha (hidden-unit density M/N) must be > 0, got {alpha}")
 
 
-def _check_filters(model):
-    """Validate a symmetric ansatz (``lattice``, integer ``alpha`` filters, ``symmetries``) in place."""
-    name = type(model).__name__
-    _check_alpha(model.alpha)
-    if not isinstance(model.lattice, Square):
-        raise TypeError(f"{name}: lattice must be an nqs.Square (its symmetries tie the weights)")
-    if int(model.alpha) != model.alpha:
-        raise ValueError(f"{name}: alpha counts filters and must be an integer, got {model.alpha}")
-    if model.symmetries not in Square.SYMMETRIES:
-        raise ValueError(f"{name}: symmetries must be one of {', '.join(Square.SYMMETRIES)}, got {model.symmetries!r}")
-    object.__setattr__(model, "alpha", int(model.alpha))
-    object.__setattr__(model, "dtype", str(_check_dtype(model.dtype)))
-
-
 def _check_dtype(dtype):
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.complex128), np.dtype(np.complex64), np.dtype(np.float64), np.dtype(np.float32)):
@@ -192,8 +178,48 @@ class RBM(_LookupRBM):
         return [("outer", s, caches), ("dense", s), ("dense", caches)]  # ravel order: W, a, b
 
 
+class _TiedFilters:
+    """Filters tied over a group of lattice symmetries T_g (RBMSymm, FFNNSymm): the dataclass fields
+    ``lattice``, integer ``alpha`` (the number of filters), ``symmetries`` and ``dtype``; hidden unit
+    (f, g) applies filter f to the configuration moved by T_g."""
+
+    SYMMETRIES = Square.SYMMETRIES
+
+    def _check_filters(self):
+        """Validate the fields in place (called from each dataclass's ``__post_init__``)."""
+        name = type(self).__name__
+        _check_alpha(self.alpha)
+        if not isinstance(self.lattice, Square):
+            raise TypeError(f"{name}: lattice must be an nqs.Square (its symmetries tie the weights)")
+        if int(self.alpha) != self.alpha:
+            raise ValueError(f"{name}: alpha counts filters and must be an integer, got {self.alpha}")
+        if self.symmetries not in self.SYMMETRIES:
+            raise ValueError(f"{name}: symmetries must be one of {', '.join(self.SYMMETRIES)}, got {self.symmetries!r}")
+        object.__setattr__(self, "alpha", int(self.alpha))
+        object.__setattr__(self, "dtype", str(_check_dtype(self.dtype)))
+
+    @property
+    def group(self) -> np.ndarray:
+        """The permutation table (|G|, N) that ties the weights: group[g, i] is the image of site i."""
+        return self.lattice.symmetry_group(self.symmetries)
+
+    def _check_sites(self, n_sites: int):
+        if n_sites != self.lattice.n_sites:
+            raise ValueError(f"{type(self).__name__} built for {self.lattice.n_sites} sites, asked for {n_sites}")
+
+    def _tied_weights(self, W):
+        """Filters W (alpha, N) -> the dense weights (alpha |G|, N), row (f, g) = W[f, T_g^{-1}(i)]."""
+        group = self.group
+        Tinv = jnp.asarray(np.argsort(group, axis=1).astype(np.int32))  # Tinv[g, i] = j with T[g, j] = i
+        return W[:, Tinv].reshape(self.alpha * len(group), group.shape[1])
+
+    def _images(self, sigma):
+        """sigma moved by every element of the group, (|G|, N): sigma[T[g, j]]."""
+        return sigma[jnp.asarray(self.group)]
+
+
 @dataclass(frozen=True)
-class RBMSymm(_LookupRBM):
+class RBMSymm(_TiedFilters, _LookupRBM):
     """Symmetric RBM (Carleo & Troyer App. E): alpha filters over a group of lattice symmetries.
 
     Args:
@@ -214,19 +240,11 @@ class RBMSymm(_LookupRBM):
     scale: float = 0.01
     symmetries: str = "translations"
 
-    SYMMETRIES = Square.SYMMETRIES
-
     def __post_init__(self):
-        _check_filters(self)
-
-    @property
-    def group(self) -> np.ndarray:
-        """The permutation table (|G|, N) that ties the weights: group[g, i] is the image of site i."""
-        return self.lattice.symmetry_group(self.symmetries)
+        self._check_filters()
 
     def init(self, key, n_sites: int):
-        if n_sites != self.lattice.n_sites:
-            raise ValueError(f"RBMSymm built for {self.lattice.n_sites} sites, asked for {n_sites}")
+        self._check_sites(n_sites)
         ka, kb, kw = jax.random.split(key, 3)
         dt = np.dtype(self.dtype)
         return {
@@ -236,18 +254,12 @@ class RBMSymm(_LookupRBM):
         }
 
     def dense(self, params):
-        N = self.lattice.n_sites
-        group = self.group
-        Tinv = jnp.asarray(np.argsort(group, axis=1).astype(np.int32))  # Tinv[g, i] = j with T[g, j] = i
-        # W_dense[i, (f, g)] = W[f, Tinv[g, i]]
-        W = params["W"][:, Tinv]  # (alpha, |G|, N)
-        W = jnp.transpose(W, (2, 0, 1)).reshape(N, self.alpha * len(group))
-        a = jnp.broadcast_to(params["a"], (N,))
-        b = jnp.repeat(params["b"], len(group))
+        W = self._tied_weights(params["W"]).T  # W_dense[i, (f, g)] = W[f, T_g^{-1}(i)]
+        a = jnp.broadcast_to(params["a"], (W.shape[0],))
+        b = jnp.repeat(params["b"], len(self.group))
         return a, b, W
 
     def log_derivatives(self, params, tables, sigma, cache):
-        group = self.group
-        t = cache.reshape(self.alpha, len(group))
-        s_t = sigma[jnp.asarray(group)].astype(t.dtype)  # (|G|, N): sigma[T[g, j]]
+        t = cache.reshape(self.alpha, len(self.group))
+        s_t = self._images(sigma).astype(t.dtype)
         return ravel_pytree({"W": t @ s_t, "a": jnp.sum(sigma).astype(t.dtype)[None], "b": jnp.sum(t, axis=1)})[0]
