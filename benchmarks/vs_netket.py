@@ -22,6 +22,7 @@ counterpart (NetKet cannot sample its deep units).
     python benchmarks/vs_netket.py --sizes 4 --timed-steps 5 --energy-steps 0   # quick
     python benchmarks/vs_netket.py --model rbmsymm --alpha 4 --sizes 10 --energy-steps 0
     python benchmarks/vs_netket.py --model ffnn --alpha 1 --sizes 4,6 --energy-steps 0
+    python benchmarks/vs_netket.py --parts             # and where nqs's step goes (sampling, E_loc, SR)
 """
 
 from __future__ import annotations
@@ -115,6 +116,47 @@ def time_nqs(L, steps, warmup=3, **settings):
     return float(np.median(times))
 
 
+def nqs_parts(L, steps=20, warmup=20, **settings):
+    """Where nqs's step goes: median ms of compiled functions that stop after sampling, after the
+    local energies, and after the SR solve, and of the whole step (after ``warmup`` steps, so that
+    S has the conditioning of a run in progress rather than of the random start)."""
+    vmc = nqs_vmc(L, **settings)
+    state = vmc.init(jax.random.PRNGKey(0))
+    step = vmc.make_step()
+    for _ in range(warmup):
+        state, _ = step(state)
+    real = not nqs.vmc.is_complex_params(state.params)
+
+    @jax.jit
+    def sampled(params, sstate):
+        tables = vmc.model.tables(params)
+        return nqs.sampler.sample(vmc.sampler, vmc.model, tables, vmc.hamiltonian, sstate, vmc.n_per_chain,
+                                  vmc.sampler.n_discard)
+
+    @jax.jit
+    def measured(params, sstate):
+        return vmc._sample_and_measure(params, sstate, vmc.sampler.n_discard)[:2]
+
+    @jax.jit
+    def solved(params, sstate):
+        _, e_loc, (tables, sigma, caches), _, _ = vmc._sample_and_measure(params, sstate, vmc.sampler.n_discard)
+        O = vmc.model.log_derivative_blocks(params, tables, sigma, caches)
+        return nqs.sr.natural_gradient(vmc.sr, O, e_loc, state.step, real)
+
+    def median_ms(f, *args):
+        jax.block_until_ready(f(*args))
+        times = []
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            jax.block_until_ready(f(*args))
+            times.append(time.perf_counter() - t0)
+        return 1e3 * float(np.median(times))
+
+    cum = [median_ms(f, state.params, state.sampler) for f in (sampled, measured, solved)]
+    total = median_ms(lambda s: step(s)[1], state)
+    return {"sampling": cum[0], "local energies": cum[1] - cum[0], "SR": cum[2] - cum[1], "step": total}
+
+
 def energies_after(L, steps, seed=0):
     """Final energy per site (S.S units) of both codes after ``steps`` steps from the same initial
     parameters, each measured on 8064 fresh samples."""
@@ -143,6 +185,7 @@ def main(argv=None):
     ap.add_argument("--timed-steps", type=int, default=10)
     ap.add_argument("--netket-steps-large", type=int, default=5, help="timed NetKet steps for L >= 8")
     ap.add_argument("--energy-steps", type=int, default=300, help="full optimisation on 4x4, RBM only (0: skip)")
+    ap.add_argument("--parts", action="store_true", help="also time nqs's sampling, local energies and SR apart")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     alpha = int(args.alpha) if args.alpha == int(args.alpha) else args.alpha
@@ -163,6 +206,14 @@ def main(argv=None):
     for L, n_params, t_nk, t_nqs in rows:
         print(f"| {args.model} α={alpha} | {L}x{L} | {n_params} | {t_nk * 1e3:.1f} | {t_nqs * 1e3:.1f} | "
               f"{t_nk / t_nqs:.1f}x |")
+    if args.parts:
+        print()
+        print("nqs, median ms: | lattice | sampling | local energies | SR | whole step |")
+        print("|---|---|---|---|---|")
+        for L in sizes:
+            p = nqs_parts(L, model=args.model, alpha=alpha)
+            print(f"| {L}x{L} | {p['sampling']:.1f} | {p['local energies']:.1f} | {p['SR']:.1f} | {p['step']:.1f} |",
+                  flush=True)
     if args.energy_steps > 0 and args.model == "rbm":
         (nk_e, nk_err), (q_e, q_err) = energies_after(4, args.energy_steps)
         exact = -0.70178020

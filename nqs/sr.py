@@ -18,6 +18,13 @@ Three solvers give the same delta:
 - ``"cg"``: conjugate gradient with the matrix-free product S v = X^H (X v), for when both are
   large; for the RBM the products go block by block and O is never formed.
 
+Precision: the dense and kernel systems from ``MIXED_MIN`` (256) unknowns up are built from
+single-precision copies of O (of its blocks) and factorised in single precision, and the solution is
+refined against the exact double-precision product (X^H (X v) + D v, or the kernel's product block
+by block) until its relative residual is below ``REFINE_TOL`` (1e-10); the double-precision matrix
+is formed only if that fails (``_solve_refined``). The single-precision Gram matrix costs half the
+memory traffic and time of the double one, and the solution is that of a double-precision solve.
+
 ``"auto"`` (default) picks the cheapest by operation count (``SR.choose``): dense when P is well below
 Ns, kernel when Ns is, CG when both are comparable and O has no structure, and CG when the smaller
 of the two exceeds ``max_dense``. With real parameters S and F are the real parts; the solvers then work on
@@ -194,6 +201,30 @@ def _replica_dense(sr, shift, O, e_loc, step, real_params):
     return jnp.linalg.solve(S + jnp.diag(D).astype(S.dtype), F)
 
 
+def _in_double(blocks, e_loc):
+    """The blocks and local energies in double precision (when jax_enable_x64 is on, as nqs sets it).
+
+    A single-precision state gets its SR linear algebra in double: S = X^H X accumulates rounding
+    of order 6e-8 max_k S_kk, and with filters tied over a large group S_kk is large (the sum over
+    the 800 symmetries of the 10x10 space group makes |O_b| up to 800), so the rounding can reach
+    the size of a diagonal shift of 1e-3 and S + shift stop being positive definite in single
+    precision (measured: 4 filters over that group, |O| up to 430, an eigenvalue of -0.34). The rounding of O itself is harmless: S of the rounded O is still a Gram matrix, and
+    in its near-null directions X v ~ 0 damps the perturbation. The direction is cast back to the
+    parameters' precision by the caller.
+    """
+    if not jax.config.jax_enable_x64:
+        return blocks, e_loc
+
+    def up(x):
+        if x.dtype == jnp.complex64:
+            return x.astype(jnp.complex128)
+        if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != jnp.float64:
+            return x.astype(jnp.float64)
+        return x
+
+    return [(b[0],) + tuple(up(x) for x in b[1:]) for b in blocks], up(e_loc)
+
+
 def natural_gradient(sr: SR, O, e_loc, step, real_params: bool, diag_shift=None):
     """The SR direction delta = (S + D)^{-1} F, flat of length P.
 
@@ -213,6 +244,7 @@ def natural_gradient(sr: SR, O, e_loc, step, real_params: bool, diag_shift=None)
     """
     shift = sr.diag_shift if diag_shift is None else diag_shift
     blocks = [("dense", O)] if not isinstance(O, (list, tuple)) else list(O)
+    blocks, e_loc = _in_double(blocks, e_loc)
     if e_loc.ndim == 2:
         if sr.replica_metric == "cross":
             return _replica_dense(sr, shift, materialize(blocks), e_loc, step, real_params)
@@ -235,11 +267,26 @@ def natural_gradient(sr: SR, O, e_loc, step, real_params: bool, diag_shift=None)
     # a parameter whose O never fluctuates (S_kk = 0, F_k = 0) gets no update, not a division by zero
     D = jnp.maximum(D, 1e-14)
     if solver == "dense":
+        if _mixed(X, X.shape[1]):  # S from single-precision X, refined against X^H X + D in double
+            S_low = _gram(X.astype(_low(X.dtype)))
+            S_low = S_low + jnp.diag(D).astype(S_low.dtype)
+            return _solve_refined(
+                S_low, lambda v: _xh_dot(X, X @ v) + D * v, F, REFINE_TOL,
+                lambda: _cholesky_solve(_gram(X) + jnp.diag(D).astype(X.dtype), F),
+            )
         S = _gram(X)
         S = S + jnp.diag(D).astype(S.dtype)
         return _solve_hpd(S, F)
     if solver == "kernel":
         XD = X / jnp.sqrt(D)
+        if _mixed(XD, XD.shape[0]):
+            K_low = _gram_rows(XD.astype(_low(XD.dtype)))
+            K_low = K_low + jnp.eye(K_low.shape[0], dtype=K_low.dtype)
+            y = _solve_refined(
+                K_low, lambda v: XD @ _xh_dot(XD, v) + v, eps, REFINE_TOL,
+                lambda: _cholesky_solve(_gram_rows(XD) + jnp.eye(XD.shape[0], dtype=XD.dtype), eps),
+            )
+            return _xh_dot(XD, y) / jnp.sqrt(D)
         K = _gram_rows(XD)
         K = K + jnp.eye(K.shape[0], dtype=K.dtype)
         y = _solve_hpd(K, eps)
@@ -263,31 +310,50 @@ def _kernel_structured(diag_shift, blocks, e_loc, real_params):
     outer block); centring is X X^H = H G H / Ns with H = 1 - 11^T / Ns. Because eps is centred and
     H G H annihilates the constant vector, y = (X X^H + d)^{-1} eps sums to zero, so
     X^H y = O^H y / sqrt(Ns), again block by block (U^H diag(y) V^* for outer blocks).
+
+    In double precision from ``MIXED_MIN`` samples up, G is built from single-precision blocks
+    (half the memory traffic of the Ns x Ns passes, half the flops) and its factor refined against
+    the exact product (X X^H + d) y = (O (O^H H y)) / Ns + d y, block by block in double
+    (``_solve_refined``): the Ns x Ns matrix never exists in double precision unless the
+    refinement fails.
     """
     ns = e_loc.shape[0]
     dtype = jnp.result_type(*[b[i].dtype for b in blocks for i in range(1, len(b))])
     if not real_params:
         dtype = jnp.result_type(dtype, jnp.complex64)
-    grams = {}  # one Gram matrix per distinct array (the RBM's sigma and t each appear in two blocks)
-
-    def gram(x):  # in x's own dtype: sigma's Gram is real, 4x cheaper than a complex one
-        if id(x) not in grams:
-            grams[id(x)] = (x, _gram_rows(x))
-        return grams[id(x)][1]
-
-    G = jnp.zeros((ns, ns), dtype)
-    for block in blocks:
-        if block[0] == "dense":
-            G = G + gram(block[1])
-        else:
-            G = G + gram(block[1]) * gram(block[2])
-    G = G - jnp.mean(G, axis=0, keepdims=True)
-    G = G - jnp.mean(G, axis=1, keepdims=True)
     eps = ((e_loc - jnp.mean(e_loc)) / jnp.sqrt(ns)).astype(dtype)
     if real_params:
         eps = jnp.real(eps)
-    K = G / ns + diag_shift * jnp.eye(ns, dtype=dtype)
-    y = _solve_hpd(K, eps)
+
+    def kernel(cast):
+        grams = {}  # one Gram matrix per distinct array (the RBM's sigma and t each appear in two blocks)
+
+        def gram(x):  # in x's own dtype: sigma's Gram is real, 4x cheaper than a complex one
+            if id(x) not in grams:
+                grams[id(x)] = (x, _gram_rows(cast(x)))
+            return grams[id(x)][1]
+
+        G = None
+        for block in blocks:
+            g = gram(block[1]) if block[0] == "dense" else gram(block[1]) * gram(block[2])
+            G = g if G is None else G + g
+        G = G.astype(cast(jnp.zeros((), dtype)).dtype)
+        G = G - jnp.mean(G, axis=0, keepdims=True)
+        G = G - jnp.mean(G, axis=1, keepdims=True)
+        return G / ns + diag_shift * jnp.eye(ns, dtype=G.dtype)
+
+    if _mixed(eps, ns):
+        o_dot, oh_dot = _block_products(blocks, dtype)
+
+        def exact(y):  # (X X^H + d) y in double, O never formed
+            y_c = y - jnp.mean(y)
+            Gy = o_dot(oh_dot(y_c))
+            return (Gy - jnp.mean(Gy)) / ns + diag_shift * y
+
+        K_low = kernel(lambda x: x.astype(_low(x.dtype)))
+        y = _solve_refined(K_low, exact, eps, REFINE_TOL, lambda: _cholesky_solve(kernel(lambda x: x), eps))
+    else:
+        y = _solve_hpd(kernel(lambda x: x), eps)
     y = (y - jnp.mean(y)) / jnp.sqrt(ns)
     out = []
     for block in blocks:
@@ -334,23 +400,16 @@ def _xh_dot(X, v):
     return jax.lax.dot_general(jnp.conj(X), v, _CONTRACT_ROWS)
 
 
-def _cg_structured(sr, shift, blocks, e_loc, step, real_params):
-    """CG on (S + D) delta = F with S v = X^H (X v) applied block by block, O never formed.
-
-    For an outer block O v costs Ns n1 n2 (sum_k ((U V_mat) * V)_sk) and so does O^H y
-    (U^H diag(y) V^*): the memory of the parameters times the samples is never allocated, which
-    is what lets 16384 samples of a 10x10 RBM fit, and keeps GPU CG compute- not memory-bound.
-    """
-    ns = e_loc.shape[0]
-    dtype = jnp.result_type(*[b[i].dtype for b in blocks for i in range(1, len(b))])
-    if not real_params:
-        dtype = jnp.result_type(dtype, jnp.complex64)
+def _block_products(blocks, dtype):
+    """(O v, O^H y) for O given as column blocks, in ``dtype``: an outer block costs Ns n1 n2 each way
+    (sum_k ((U V_mat) * V)_sk, and U^H diag(y) V^*), and O is never formed."""
+    ns = blocks[0][1].shape[0]
     blocks = [(b[0],) + tuple(x.astype(dtype) for x in b[1:]) for b in blocks]
     sizes = [b[1].shape[1] if b[0] == "dense" else b[1].shape[1] * b[2].shape[1] for b in blocks]
     offsets = np.cumsum([0] + sizes)
 
     def o_dot(v):  # O v, shape (Ns,)
-        out = jnp.zeros((ns,), dtype)
+        out = jnp.zeros((ns,), jnp.result_type(dtype, v.dtype))
         for b, lo, hi in zip(blocks, offsets[:-1], offsets[1:]):
             if b[0] == "dense":
                 out = out + b[1] @ v[lo:hi]
@@ -367,6 +426,23 @@ def _cg_structured(sr, shift, blocks, e_loc, step, real_params):
             else:
                 parts.append(jax.lax.dot_general(jnp.conj(b[1]) * y[:, None], jnp.conj(b[2]), _CONTRACT_ROWS).ravel())
         return jnp.concatenate(parts)
+
+    return o_dot, oh_dot
+
+
+def _cg_structured(sr, shift, blocks, e_loc, step, real_params):
+    """CG on (S + D) delta = F with S v = X^H (X v) applied block by block, O never formed.
+
+    For an outer block O v costs Ns n1 n2 and so does O^H y (``_block_products``): the memory of
+    the parameters times the samples is never allocated, which is what lets 16384 samples of a
+    10x10 RBM fit, and keeps GPU CG compute- not memory-bound.
+    """
+    ns = e_loc.shape[0]
+    dtype = jnp.result_type(*[b[i].dtype for b in blocks for i in range(1, len(b))])
+    if not real_params:
+        dtype = jnp.result_type(dtype, jnp.complex64)
+    blocks = [(b[0],) + tuple(x.astype(dtype) for x in b[1:]) for b in blocks]
+    o_dot, oh_dot = _block_products(blocks, dtype)
 
     def real_part(x):
         return jnp.real(x) if real_params else x
@@ -389,7 +465,59 @@ def _cg_structured(sr, shift, blocks, e_loc, step, real_params):
     return _cg(sr, lambda v: real_part(xh_dot(x_dot(v))) + D * v, F, D)
 
 
-MIXED_MIN = 256  # smallest system _solve_hpd factorises in single precision
+MIXED_MIN = 256  # smallest system factorised in single precision (_solve_hpd, _solve_refined)
+MAX_REFINE = 8  # refinement steps _solve_refined tries before the double-precision fallback
+# Relative residual the refinement reaches. Not CG's looser cg_tol: SR's systems have condition
+# numbers up to ~1e5 at shift 1e-2 (the DBM's joint metric), a residual r leaves an error up to
+# cond r in the update's softest directions, and with 1e-6 the DBM's 300-step bench runs ended
+# worse in two seeds of three (5.0e-3 and 6.5e-3 against 2.2e-3 and 4.0e-3; the third identical).
+REFINE_TOL = 1e-10
+
+
+def _low(dtype):
+    """The single-precision counterpart of a double dtype."""
+    return jnp.complex64 if jnp.issubdtype(dtype, jnp.complexfloating) else jnp.float32
+
+
+def _mixed(x, n):
+    """Whether an n x n system of x's precision is factorised in single precision and refined."""
+    return n >= MIXED_MIN and x.dtype in (jnp.float64, jnp.complex128)
+
+
+def _solve_refined(A_low, matvec, b, tol, fallback):
+    """Solve A x = b, A Hermitian positive definite, to relative residual ``tol``.
+
+    A is known exactly only through ``matvec`` (double precision, matrix-free: X^H (X v) + D v
+    for SR's S), and approximately as the single-precision matrix ``A_low`` (the same Gram matrix
+    built from single-precision data: half the memory traffic and, on a CPU, half the time of the
+    double-precision product). A_low's Cholesky factor gives x_0, and refinement steps
+    x <- x + A_low^{-1} (b - A x) (iterative refinement, Moler, J. ACM 14, 316 (1967)) each
+    multiply the error by about cond(A) 1e-7, until ||b - A x|| <= tol ||b||. Should the
+    single-precision factor fail (A_low not positive definite) or
+    the residual stay above ``tol`` after ``MAX_REFINE`` steps, ``fallback()`` (the double-precision
+    direct solve) gives x instead.
+    """
+    low = A_low.dtype
+    L = jax.lax.linalg.cholesky(A_low, symmetrize_input=False)
+    b_norm = jnp.linalg.norm(b)
+
+    def solve_low(r):
+        return jax.scipy.linalg.cho_solve((L, True), r.astype(low)).astype(b.dtype)
+
+    def not_done(carry):
+        _, r, i = carry
+        r_norm = jnp.linalg.norm(r)
+        return (r_norm > tol * b_norm) & (i < MAX_REFINE) & jnp.isfinite(r_norm)
+
+    def refine(carry):
+        x, r, i = carry
+        x = x + solve_low(r)
+        return x, b - matvec(x), i + 1
+
+    x = solve_low(b)
+    x, r, _ = jax.lax.while_loop(not_done, refine, (x, b - matvec(x), jnp.zeros((), jnp.int32)))
+    converged = jnp.linalg.norm(r) <= tol * b_norm  # False for a NaN from a failed factor
+    return jax.lax.cond(converged, lambda: x, fallback)
 
 
 def _solve_hpd(A, b):

@@ -96,3 +96,49 @@ def test_mixed_precision_solve_matches_double_precision_cholesky(cond, dtype):
     assert np.linalg.norm(x - x_ref) <= 1e-10 * np.linalg.norm(x_ref)
     if cond < 1e4:
         assert np.linalg.norm(x - x_true) <= 1e-11 * np.linalg.norm(x_true)
+
+
+@pytest.mark.parametrize("dtype", ["complex128", "float64"])
+def test_single_precision_factor_refined_to_double_precision(dtype):
+    """From MIXED_MIN up the dense and kernel solvers factorise a Gram matrix built in single
+    precision and refine against the exact double-precision product: the update is the textbook one
+    to the refinement's residual (complex O as blocks: the structured kernel; real O as one matrix)."""
+    from nqs.sr import MIXED_MIN, REFINE_TOL
+
+    model = nqs.RBM(alpha=4, dtype=dtype, scale=0.2)  # P = 8 + 32 + 256 = 296
+    n_samples = 260
+    assert min(296, n_samples) >= MIXED_MIN  # both systems take the mixed-precision path
+    blocks, e_loc = _problem(model, n_samples, seed=3)
+    real = dtype == "float64"
+    reference = _textbook(materialize(blocks), e_loc, 1e-2, 0.0, real)
+    # a relative residual r bounds the relative error by cond(S + shift) r; the single-precision
+    # factor alone is off by ~cond 6e-8, far outside the bound
+    O = np.asarray(materialize(blocks))
+    cond = (np.linalg.norm(O - O.mean(0), 2) ** 2 / n_samples + 1e-2) / 1e-2
+    assert cond > 100
+    O = blocks if dtype == "complex128" else materialize(blocks)  # the structured and the plain kernel
+    for solver in ("dense", "kernel"):
+        sr = nqs.SR(solver=solver, diag_shift=1e-2)
+        delta = np.asarray(jax.jit(lambda e: natural_gradient(sr, O, e, 0, real))(e_loc))  # noqa: B023
+        assert np.linalg.norm(delta - reference) / np.linalg.norm(reference) < cond * REFINE_TOL, solver
+
+
+def test_refined_solve_falls_back_to_double_precision():
+    """A single-precision matrix that is not positive definite (its factor is NaN), or a tolerance
+    the refinement cannot reach, hands the system to the double-precision fallback."""
+    from nqs.sr import _cholesky_solve, _solve_refined
+
+    rng = np.random.default_rng(1)
+    n = 40
+    Q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    A = jnp.asarray((Q * np.geomspace(1.0, 1e-3, n)) @ Q.T)
+    b = jnp.asarray(rng.normal(size=n))
+    exact = np.linalg.solve(np.asarray(A), np.asarray(b))
+    matvec = lambda v: A @ v  # noqa: E731
+    fallback = lambda: _cholesky_solve(A, b)  # noqa: E731
+    refined = _solve_refined(A.astype(jnp.float32), matvec, b, 1e-10, lambda: jnp.full(n, jnp.nan))
+    np.testing.assert_allclose(np.asarray(refined), exact, rtol=1e-7)  # refinement alone got there
+    not_pd = _solve_refined(-A.astype(jnp.float32), matvec, b, 1e-10, fallback)
+    np.testing.assert_allclose(np.asarray(not_pd), exact, rtol=1e-9)
+    unreachable = _solve_refined(A.astype(jnp.float32), matvec, b, 0.0, lambda: jnp.zeros(n))
+    assert np.all(np.asarray(unreachable) == 0.0)
