@@ -276,7 +276,7 @@ def natural_gradient(sr: SR, O, e_loc, step, real_params: bool, diag_shift=None)
             )
         S = _gram(X)
         S = S + jnp.diag(D).astype(S.dtype)
-        return _solve_hpd(S, F)
+        return _cholesky_solve(S, F)
     if solver == "kernel":
         XD = X / jnp.sqrt(D)
         if _mixed(XD, XD.shape[0]):
@@ -289,7 +289,7 @@ def natural_gradient(sr: SR, O, e_loc, step, real_params: bool, diag_shift=None)
             return _xh_dot(XD, y) / jnp.sqrt(D)
         K = _gram_rows(XD)
         K = K + jnp.eye(K.shape[0], dtype=K.dtype)
-        y = _solve_hpd(K, eps)
+        y = _cholesky_solve(K, eps)
         return _xh_dot(XD, y) / jnp.sqrt(D)
 
     return _cg(sr, lambda v: _xh_dot(X, X @ v) + D * v, F, D)
@@ -353,7 +353,7 @@ def _kernel_structured(diag_shift, blocks, e_loc, real_params):
         K_low = kernel(lambda x: x.astype(_low(x.dtype)))
         y = _solve_refined(K_low, exact, eps, REFINE_TOL, lambda: _cholesky_solve(kernel(lambda x: x), eps))
     else:
-        y = _solve_hpd(kernel(lambda x: x), eps)
+        y = _cholesky_solve(kernel(lambda x: x), eps)
     y = (y - jnp.mean(y)) / jnp.sqrt(ns)
     out = []
     for block in blocks:
@@ -465,7 +465,7 @@ def _cg_structured(sr, shift, blocks, e_loc, step, real_params):
     return _cg(sr, lambda v: real_part(xh_dot(x_dot(v))) + D * v, F, D)
 
 
-MIXED_MIN = 256  # smallest system factorised in single precision (_solve_hpd, _solve_refined)
+MIXED_MIN = 256  # smallest system factorised in single precision (_solve_refined)
 MAX_REFINE = 8  # refinement steps _solve_refined tries before the double-precision fallback
 # Relative residual the refinement reaches. Not CG's looser cg_tol: SR's systems have condition
 # numbers up to ~1e5 at shift 1e-2 (the DBM's joint metric), a residual r leaves an error up to
@@ -520,35 +520,7 @@ def _solve_refined(A_low, matvec, b, tol, fallback):
     return jax.lax.cond(converged, lambda: x, fallback)
 
 
-def _solve_hpd(A, b):
-    """Solve A x = b for Hermitian positive-definite A.
-
-    Systems of double precision from ``MIXED_MIN`` up are factorised in single precision and the
-    solution refined twice against the double-precision A (mixed-precision iterative refinement,
-    Moler, J. ACM 14, 316 (1967); LAPACK's zcposv): each refinement multiplies the error by about
-    cond(A) 6e-8, so for the SR systems of VMC (condition numbers ~1/shift) two of them reach the
-    accuracy of a double-precision Cholesky, which on a CPU costs twice as much as the single one.
-    If the single-precision factor fails (A too ill-conditioned, cond > ~1e7) or the refined
-    residual is not below 1e-11 |b|, the double-precision Cholesky solves the system instead.
-    """
-    n = A.shape[0]
-    if n < MIXED_MIN or A.dtype not in (jnp.float64, jnp.complex128):
-        return _cholesky_solve(A, b)
-    low = jnp.complex64 if jnp.iscomplexobj(A) else jnp.float32
-    L = jax.lax.linalg.cholesky(A.astype(low), symmetrize_input=False)
-
-    def solve_low(r):
-        return jax.scipy.linalg.cho_solve((L, True), r.astype(low)).astype(A.dtype)
-
-    b = b.astype(A.dtype)
-    x = solve_low(b)
-    for _ in range(2):
-        x = x + solve_low(b - A @ x)
-    residual = jnp.linalg.norm(b - A @ x)
-    converged = residual <= 1e-11 * jnp.linalg.norm(b)  # False for a NaN from a failed factor
-    return jax.lax.cond(converged, lambda: x, lambda: _cholesky_solve(A, b))
-
-
 def _cholesky_solve(A, b):
+    """Solve A x = b for Hermitian positive-definite A in A's precision (below MIXED_MIN, the fallbacks)."""
     L = jnp.linalg.cholesky(A)
     return jax.scipy.linalg.cho_solve((L, True), b)

@@ -76,28 +76,6 @@ def test_bad_settings():
         nqs.SR(diag_shift=-1)
 
 
-@pytest.mark.parametrize("cond", [1e3, 1e12], ids=["refined", "fallback"])
-@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
-def test_mixed_precision_solve_matches_double_precision_cholesky(cond, dtype):
-    """Systems from MIXED_MIN up are factorised in single precision and refined; a matrix too
-    ill-conditioned for that falls back to the double-precision Cholesky. Either way the solution
-    is that of the double-precision solve."""
-    from nqs.sr import MIXED_MIN, _cholesky_solve, _solve_hpd
-
-    n = MIXED_MIN + 44
-    rng = np.random.default_rng(7)
-    Q, _ = np.linalg.qr(rng.normal(size=(n, n)) + (1j * rng.normal(size=(n, n)) if dtype == np.complex128 else 0))
-    A = (Q * np.geomspace(1.0, 1.0 / cond, n)) @ Q.conj().T
-    A = ((A + A.conj().T) / 2).astype(dtype)
-    x_true = (rng.normal(size=n) + (1j * rng.normal(size=n) if dtype == np.complex128 else 0)).astype(dtype)
-    b = A @ x_true
-    x = np.asarray(jax.jit(_solve_hpd)(jnp.asarray(A), jnp.asarray(b)))
-    x_ref = np.asarray(_cholesky_solve(jnp.asarray(A), jnp.asarray(b)))
-    assert np.linalg.norm(x - x_ref) <= 1e-10 * np.linalg.norm(x_ref)
-    if cond < 1e4:
-        assert np.linalg.norm(x - x_true) <= 1e-11 * np.linalg.norm(x_true)
-
-
 @pytest.mark.parametrize("dtype", ["complex128", "float64"])
 def test_single_precision_factor_refined_to_double_precision(dtype):
     """From MIXED_MIN up the dense and kernel solvers factorise a Gram matrix built in single
