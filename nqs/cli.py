@@ -119,7 +119,7 @@ def build_parser():
     run.add_argument("--lattice", help="Lx x Ly, e.g. 4x4 (default), 6x6, 4x2")
     run.add_argument("--open", action="store_const", const=True, help="open instead of periodic boundaries")
     run.add_argument("--no-marshall", action="store_const", const=True, help="do not apply the Marshall sign rule")
-    run.add_argument("--model", choices=["rbm", "rbmsymm", "dbm", "ffnn", "ffnnsymm"], help="ansatz (default rbm)")
+    run.add_argument("--model", choices=RUN_OPTIONS["model"][1], help="ansatz (default rbm)")
     run.add_argument("--alpha", type=_positive_float, help="hidden-unit density M/N; the number of filters for rbmsymm "
                      "and ffnnsymm (default 1)")
     run.add_argument("--alpha-deep", type=float, help="dbm: deep-unit density M_d/N (default 0.25)")
@@ -190,7 +190,7 @@ def cmd_run(args) -> int:
     o = _run_options(args)
     if o["symmetries"] != "translations" and o["model"] not in ("rbmsymm", "ffnnsymm"):
         raise ValueError(f"symmetries={o['symmetries']} ties the filters of --model rbmsymm or ffnnsymm; "
-                         f"the {o['model']} has none (drop it or use --model rbmsymm)")
+                         f"the {o['model']} has none (drop it or use --model rbmsymm or ffnnsymm)")
     if os.path.exists(o["out"]) and not args.force:
         raise FileExistsError(f"{o['out']} already exists; pass --force to overwrite it, --resume to continue it, "
                               "or --out for another file")

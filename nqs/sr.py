@@ -493,9 +493,8 @@ def _solve_refined(A_low, matvec, b, tol, fallback):
     double-precision product). A_low's Cholesky factor gives x_0, and refinement steps
     x <- x + A_low^{-1} (b - A x) (iterative refinement, Moler, J. ACM 14, 316 (1967)) each
     multiply the error by about cond(A) 1e-7, until ||b - A x|| <= tol ||b||. Should the
-    single-precision factor fail (A_low not positive definite) or
-    the residual stay above ``tol`` after ``MAX_REFINE`` steps, ``fallback()`` (the double-precision
-    direct solve) gives x instead.
+    single-precision factor fail (A_low not positive definite) or the residual stay above ``tol``
+    after ``MAX_REFINE`` steps, ``fallback()`` (the double-precision direct solve) gives x instead.
     """
     low = A_low.dtype
     L = jax.lax.linalg.cholesky(A_low, symmetrize_input=False)
