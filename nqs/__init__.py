@@ -32,12 +32,12 @@ from .sr import SR  # noqa: E402
 from .stats import statistics  # noqa: E402
 from .bench import run_bench  # noqa: E402
 from .mps import dmrg_ground_state  # noqa: E402
-from .vmc import VMC, DivergenceError, Result, VMCState, ground_state, resume  # noqa: E402
+from .vmc import VMC, DivergenceError, Measurement, Result, VMCState, ground_state, measure, resume  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DBM", "DeepFFNN", "FFNN", "FFNNSymm", "dmrg_ground_state", "run_bench", "Heisenberg", "MAX_ED_SITES", "as_flax", "Metropolis", "NETKET_UNIT", "NQSFileError", "RBM", "RBMSymm", "Result",
-    "SR", "SamplerState", "DivergenceError", "resume", "Square", "VMC", "VMCState", "ground_state", "ground_state_energy", "load",
+    "SR", "SamplerState", "DivergenceError", "Measurement", "measure", "resume", "Square", "VMC", "VMCState", "ground_state", "ground_state_energy", "load",
     "parse_lattice", "reference_energy", "statistics",
 ]

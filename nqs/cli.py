@@ -6,6 +6,7 @@ summarises a result file.
     nqs run config.toml                      # the same options from a TOML file
     nqs run --resume run.h5                  # continue a run from its last checkpoint
     nqs show run.h5                          # summary table and convergence figure
+    nqs show run.h5 --measure 16             # ... and the final state's energy on 16x the samples
     nqs bench                                # every ansatz vs ED, DMRG and published energies
     nqs ads schwarzschild | qcd --seeds 10   # AdS/CFT as a deep network (nqs.ads)
 
@@ -146,6 +147,8 @@ def build_parser():
     show = sub.add_parser("show", help="summarise an nqs HDF5 file and plot its convergence")
     show.add_argument("file")
     show.add_argument("--png", help="figure path (default: FILE with .png)")
+    show.add_argument("--measure", type=_positive_int, metavar="ROUNDS",
+                      help="re-measure each run's last checkpointed state on ROUNDS x its samples per step")
     add_bench_parser(sub)
     from .ads.cli import add_parser as add_ads_parser
 
@@ -261,6 +264,16 @@ def cmd_show(args) -> int:
             first = rec
     if exact is not None:
         print(f"\n{'exact (ED)' if kind == 'ed' else 'reference'} E/N = {exact:.8f}")
+    if args.measure:
+        print()
+        for name, rec in data.runs.items():
+            if rec.checkpoint_step is None:
+                continue
+            m = nqs.measure(args.file, rounds=args.measure, name=name)
+            ref = exact if exact is not None else m.exact
+            rel = f", rel. error {abs(m.energy_per_site - ref) / abs(ref):.2e}" if ref is not None else ""
+            print(f"{name}: E/N = {m.energy_per_site:.6f} ± {m.error:.6f} on {m.n_samples} fresh samples at step "
+                  f"{m.step}{rel}, V-score {m.v_score:.2e}")
     if first is not None:
         plot_convergence(first.history, png, exact=exact, title=f"{data.system.get('lattice')}: {first.name}")
         print(f"wrote {png}")

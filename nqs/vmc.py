@@ -265,7 +265,11 @@ class VMC:
 
 @dataclass
 class Result:
-    """Outcome of ``ground_state``: final energy per site (S.S units, J = 1) and the run's history."""
+    """Outcome of ``ground_state``: final energy per site (S.S units, J = 1) and the run's history.
+
+    ``wall_time`` (s) runs from the start of the optimisation to the end of the final evaluation; for
+    a resumed run it adds the recorded step times of the steps before the checkpoint.
+    """
 
     energy_per_site: float
     error: float
@@ -401,10 +405,11 @@ def ground_state(
 def _optimize(vmc: VMC, state: VMCState, steps: int, *, writer, progress, callback, eval_rounds, exact,
               checkpoint_every, max_failures, recovery: Recovery, history=None, events=None) -> Result:
     """The driver loop: run ``state`` up to step ``steps``, log, checkpoint, recover from divergence."""
-    t_start = time.perf_counter()
     n_params = int(ravel_pytree(state.params)[0].size)
     step_fn = vmc.make_step()
     history = {c: list(history.get(c, [])) if history else [] for c in HISTORY_COLUMNS}
+    # a resumed run's wall time includes the steps before its checkpoint (their recorded step times)
+    t_start = time.perf_counter() - float(np.sum(history["step_time"]))
     events = list(events or [])
     start = int(state.step)
     bar = _progress(steps, progress, initial=start)
@@ -430,7 +435,7 @@ def _optimize(vmc: VMC, state: VMCState, steps: int, *, writer, progress, callba
                 callback(p, info)
             if bar is not None:
                 bar.set_postfix_str(f"E/N={info['energy_per_site']:.6f}±{info['error_per_site']:.1e}")
-                bar.update(1)
+                bar.update(int(state.step) - bar.n)  # a recovery that stepped back redoes a counted step
     except KeyboardInterrupt:
         if writer:
             writer.checkpoint(state, recovery)
@@ -447,15 +452,7 @@ def _optimize(vmc: VMC, state: VMCState, steps: int, *, writer, progress, callba
     if writer:
         writer.checkpoint(state, recovery)
     if eval_rounds > 0:
-        evaluate = vmc.make_evaluate()
-        sstate, means, errors, variances = state.sampler, [], [], []
-        for _ in range(eval_rounds):
-            sstate, info = evaluate(state.params, sstate)
-            means.append(float(info["energy_per_site"]))
-            errors.append(float(info["error_per_site"]))
-            variances.append(float(info["variance"]))
-        energy, error = combine(means, errors)
-        variance = float(np.mean(variances))
+        energy, error, variance = _estimate(vmc, state.params, state.sampler, eval_rounds)
     else:
         energy, error, variance = history["energy_per_site"][-1], history["error_per_site"][-1], history["variance"][-1]
     N = vmc.hamiltonian.n_sites
@@ -468,6 +465,20 @@ def _optimize(vmc: VMC, state: VMCState, steps: int, *, writer, progress, callba
     if writer:
         writer.finish(result)
     return result
+
+
+def _estimate(vmc, params, sstate, rounds):
+    """Energy per site, its error and the local-energy variance at fixed parameters, pooled over
+    ``rounds`` independent rounds of the run's sample count (chains continued from ``sstate``)."""
+    evaluate = vmc.make_evaluate()
+    means, errors, variances = [], [], []
+    for _ in range(rounds):
+        sstate, info = evaluate(params, sstate)
+        means.append(float(info["energy_per_site"]))
+        errors.append(float(info["error_per_site"]))
+        variances.append(float(info["variance"]))
+    energy, error = combine(means, errors)
+    return energy, error, float(np.mean(variances))
 
 
 def _recover(vmc, state, previous, p, info, recovery, max_failures, history, events, writer):
@@ -543,6 +554,54 @@ def resume(path, steps: int | None = None, *, progress: bool = True, callback=No
         )
     finally:
         writer.close()
+
+
+@dataclass
+class Measurement:
+    """The energy of a stored state, measured on fresh samples (``measure``); per site, S.S units."""
+
+    energy_per_site: float
+    error: float
+    variance: float
+    v_score: float
+    n_samples: int
+    step: int
+    exact: float | None = None
+
+    @property
+    def relative_error(self) -> float | None:
+        """|E - E_exact| / |E_exact| when the file knows an exact energy, else None."""
+        return None if self.exact is None else abs(self.energy_per_site - self.exact) / abs(self.exact)
+
+
+def measure(path, rounds: int = 16, *, name: str = "main", seed: int = 1) -> Measurement:
+    """Measure the energy of the parameters in the last checkpoint of ``runs/<name>`` on
+    ``rounds`` x the run's samples per step: a finished run's final state, or a running one's latest.
+
+    The run's own final estimate uses ``eval_rounds`` (4) rounds; more rounds shrink its error bar
+    as 1/sqrt(rounds). The chains continue from the checkpointed ones (thermalised at those
+    parameters), each round after the sampler's discarded sweeps; ``seed`` is folded into their key,
+    so different seeds give independent measurements. Nothing is written to the file.
+    """
+    from .io import read_checkpoint
+
+    if not isinstance(rounds, (int, np.integer)) or isinstance(rounds, bool) or rounds < 1:
+        raise ValueError(f"measure: rounds must be a positive integer, got {rounds!r}")
+    ckpt = read_checkpoint(path, name)
+    vmc, exact = _vmc_from_config(ckpt["config"], None, ckpt.get("exact"))
+    template = vmc.model.init(jax.random.PRNGKey(0), vmc.hamiltonian.n_sites)
+    p_leaves, p_def = jax.tree_util.tree_flatten(template)
+    stored = ckpt["leaves"]  # VMCState(params, opt_state, sampler=(sigma, key), step) in tree order
+    if len(stored) < len(p_leaves) + 3 or any(np.shape(a) != np.shape(b) for a, b in zip(stored, p_leaves)):
+        raise ValueError(f"{path}: the checkpoint does not match the run's configuration (another nqs version?)")
+    params = jax.tree_util.tree_unflatten(p_def, [jnp.asarray(a, dtype=b.dtype) for a, b in zip(stored, p_leaves)])
+    real = jnp.real(p_leaves[0]).dtype
+    sstate = SamplerState(sigma=shard_chains(jnp.asarray(stored[-3], real)),
+                          key=jax.random.fold_in(jnp.asarray(stored[-2]), seed))
+    energy, error, variance = _estimate(vmc, params, sstate, rounds)
+    N = vmc.hamiltonian.n_sites
+    return Measurement(energy_per_site=energy, error=error, variance=variance, v_score=N * variance / (energy * N) ** 2,
+                       n_samples=rounds * vmc.n_samples_actual, step=int(stored[-1]), exact=exact)
 
 
 def _vmc_from_config(config: dict, optimizer, exact):

@@ -44,6 +44,7 @@ def test_resume_after_a_cut_reproduces_the_uninterrupted_run(tmp_path):
     np.testing.assert_array_equal(resumed.history["energy_per_site"], full.history["energy_per_site"])
     np.testing.assert_array_equal(resumed.params["W"], full.params["W"])
     assert resumed.energy_per_site == full.energy_per_site
+    assert resumed.wall_time >= np.sum(resumed.history["step_time"])  # the steps before the cut count too
     rec = nqs.load(tmp_path / "cut.h5").runs["main"]
     assert rec.finished and len(rec.history["energy_per_site"]) == 20
 
@@ -196,9 +197,10 @@ def test_config_file_runs(tmp_path):
 
 def test_show_prints_the_table_and_writes_a_figure(tmp_path):
     nqs.ground_state(H8, nqs.RBM(alpha=1), steps=5, out=str(tmp_path / "s.h5"), exact=-0.60251117, **SMALL)
-    code, out, err = run_cli("show", "s.h5", cwd=tmp_path)
+    code, out, err = run_cli("show", "s.h5", "--measure", "2", cwd=tmp_path)
     assert code == 0, err
     assert "| main | finished | 5 |" in out and "rel. error" in out
+    assert "main: E/N = -0." in out and "on 128 fresh samples at step 5" in out  # 2 rounds of SMALL's 64
     assert (tmp_path / "s.png").stat().st_size > 1000
     code, out, err = run_cli("show", "missing.h5", cwd=tmp_path)
     assert code == 2 and "no such file" in err

@@ -90,12 +90,13 @@ def test_ffnnsymm_log_derivatives_in_closed_form_and_invariance(symmetries):
 
 
 @pytest.mark.parametrize("model, lr, steps", [
-    (nqs.DeepFFNN(widths=(2,)), 0.05, 100),
-    (nqs.FFNNSymm(nqs.Square(4, 4), alpha=8, activation="logcosh"), 0.02, 100),
+    (nqs.DeepFFNN(widths=(2,)), 0.05, 60),
+    (nqs.FFNNSymm(nqs.Square(4, 4), alpha=8, activation="logcosh"), 0.02, 60),
 ], ids=["DeepFFNN", "FFNNSymm"])
 def test_feedforward_ansatz_lowers_the_4x4_energy(model, lr, steps):
-    """From a fixed seed, a short run reaches relative error <= 5e-3 against ED (measured: DeepFFNN
-    3.3e-3, FFNNSymm 4.2e-3); Saito's dense form cannot (a few 1e-2 whatever its size, README)."""
+    """From a fixed seed, a short run reaches relative error <= 5e-3 against ED (measured after 60
+    steps: DeepFFNN 2.1e-3, FFNNSymm 3.4e-3; after 100: 3.3e-3, 4.2e-3); Saito's dense form cannot
+    (a few 1e-2 whatever its size, README)."""
     H = nqs.Heisenberg(nqs.Square(4, 4))
     r = nqs.ground_state(H, model, n_samples=1024, steps=steps, seed=0, learning_rate=lr,
                          sr=nqs.SR(diag_shift=1e-3), progress=False, exact=-0.70178020, eval_rounds=2)

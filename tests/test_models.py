@@ -28,7 +28,7 @@ def _netket_local_energies(H, params_dense, sigma):
                             "visible_bias": jnp.asarray(a, complex)}}
     op = H.to_netket()
     xp, mels = op.get_conn_padded(np.asarray(sigma))
-    log_psi = lambda x: model.apply(variables, x)  # noqa: E731
+    log_psi = jax.jit(lambda x: model.apply(variables, x))
     return np.sum(mels * np.exp(log_psi(xp) - log_psi(sigma)[:, None]), axis=-1) / nqs.NETKET_UNIT
 
 
@@ -46,7 +46,7 @@ def test_local_energy_equals_netket(lattice, marshall):
     for model in _models(lattice):
         params = model.init(jax.random.PRNGKey(7), lattice.n_sites)
         tables = model.tables(params)
-        ours = jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s)))(sigma)
+        ours = jax.jit(jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s))))(sigma)
         theirs = _netket_local_energies(H, model.dense(params), sigma)
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10, err_msg=type(model).__name__)
 

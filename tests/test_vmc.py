@@ -19,6 +19,28 @@ def test_4x4_ground_state_reaches_the_exact_energy(ground_state_4x4):
     assert result.v_score < 0.05
 
 
+def test_measure_agrees_with_the_exact_expectation_of_the_stored_state(ground_state_4x4):
+    """nqs.measure re-measures a file's final state on fresh samples: it must agree with <psi|H|psi> of
+    the stored parameters, summed over every Sz = 0 configuration of the 4x4 lattice."""
+    import jax
+    import jax.numpy as jnp
+
+    result, path = ground_state_4x4
+    m = nqs.measure(path, rounds=4, seed=7)
+    H = nqs.Heisenberg(nqs.Square(4, 4))
+    op = H.to_netket()
+    states = np.asarray(op.hilbert.all_states())
+    model = nqs.RBMSymm(H.lattice, alpha=2)
+    log_psi = np.asarray(jax.vmap(lambda s: model.log_psi(result.params, s))(jnp.asarray(states)))
+    psi = np.where(states.sum(axis=1) == 0, np.exp(log_psi - log_psi.real.max()), 0.0)
+    exact = np.real(np.vdot(psi, op.to_sparse() @ psi) / np.vdot(psi, psi)) / nqs.NETKET_UNIT / H.n_sites
+    assert abs(m.energy_per_site - exact) < 4 * m.error, (m.energy_per_site, m.error, exact)
+    assert m.error < 2 * result.error  # the same sample count as the run's final evaluation
+    assert (m.n_samples, m.step, m.exact) == (4 * 1024, 300, EXACT_4x4) and m.relative_error < 2e-3
+    with pytest.raises(ValueError, match="rounds"):
+        nqs.measure(path, rounds=0)
+
+
 def test_plain_rbm_lowers_the_4x4_energy():
     """Carleo & Troyer's RBM without symmetry, alpha = 1, from a fixed seed: rel. error <= 5e-3 in 300
     steps (measured 3.4e-3; it plateaus near 3e-3 however long it runs, README)."""
