@@ -30,13 +30,16 @@ def test_run_with_the_deep_boltzmann_machine(tmp_path):
     assert len(run.history["energy_per_site"]) == 10
 
 
-def test_run_with_the_symmetric_feedforward_network(tmp_path):
-    p = nqs_cli("run", "--lattice", "4x2", "--model", "ffnnsymm", "--alpha", "2", "--symmetries", "space_group",
-                "--steps", "5", "--samples", "64", "--no-progress", cwd=tmp_path)
+def test_run_with_the_symmetric_feedforward_network_from_a_config_file(tmp_path):
+    """The options from a TOML file (keys with underscores), the command line overriding one of them."""
+    (tmp_path / "c.toml").write_text('lattice = "4x2"\nmodel = "ffnnsymm"\nalpha = 2\nsymmetries = "space_group"\n'
+                                     'steps = 3\nsamples = 64\nout = "cfg.h5"\n')
+    p = nqs_cli("run", "c.toml", "--steps", "5", "--no-progress", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    run = nqs.load(tmp_path / "run.h5").runs["main"]
+    run = nqs.load(tmp_path / "cfg.h5").runs["main"]
     assert run.config["model"]["type"] == "FFNNSymm" and run.config["model"]["symmetries"] == "space_group"
     assert run.params["W"].shape == (2, 8)
+    assert run.config["steps"] == 5 and len(run.history["energy_per_site"]) == 5 and run.config["n_samples"] == 64
 
 
 @pytest.mark.parametrize(

@@ -188,13 +188,6 @@ def test_bad_config_files_name_the_key(tmp_path, toml, key):
     assert not (tmp_path / "run.h5").exists()
 
 
-def test_config_file_runs(tmp_path):
-    (tmp_path / "c.toml").write_text('lattice = "4x2"\nsteps = 3\nsamples = 32\nout = "cfg.h5"\n')
-    code, out, err = run_cli("run", "c.toml", "--no-progress", cwd=tmp_path)
-    assert code == 0, err
-    assert nqs.load(tmp_path / "cfg.h5").runs["main"].config["steps"] == 3
-
-
 def test_show_prints_the_table_and_writes_a_figure(tmp_path):
     nqs.ground_state(H8, nqs.RBM(alpha=1), steps=5, out=str(tmp_path / "s.h5"), exact=-0.60251117, **SMALL)
     code, out, err = run_cli("show", "s.h5", "--measure", "2", cwd=tmp_path)
