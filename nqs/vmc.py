@@ -30,7 +30,7 @@ from .hamiltonian import Heisenberg
 from .models.base import is_complex_params
 from .sampler import Metropolis, SamplerState, _sweeps, init_state, n_aux, sample
 from .sr import SR, natural_gradient
-from .stats import combine, statistics
+from .stats import combine, statistics, v_score
 
 HISTORY_COLUMNS = (
     "energy_per_site",
@@ -207,7 +207,7 @@ class VMC:
             "energy_per_site": st.mean / N,
             "error_per_site": st.error / N,
             "variance": st.variance,
-            "v_score": N * st.variance / st.mean**2,
+            "v_score": v_score(st.mean, st.variance, N),
             "tau": st.tau,
             "rhat": st.rhat,
             "acceptance": acceptance,
@@ -287,9 +287,7 @@ class Result:
     @property
     def relative_error(self) -> float | None:
         """|E - E_exact| / |E_exact| when an exact energy was given, else None."""
-        if self.exact is None:
-            return None
-        return abs(self.energy_per_site - self.exact) / abs(self.exact)
+        return _relative_error(self.energy_per_site, self.exact)
 
 
 class DivergenceError(RuntimeError):
@@ -458,7 +456,7 @@ def _optimize(vmc: VMC, state: VMCState, steps: int, *, writer, progress, callba
     N = vmc.hamiltonian.n_sites
     result = Result(
         energy_per_site=float(energy), error=float(error), variance=variance,
-        v_score=float(N * variance / (energy * N) ** 2), history=history, params=jax.device_get(state.params),
+        v_score=float(v_score(energy * N, variance, N)), history=history, params=jax.device_get(state.params),
         state=state, n_params=n_params, n_samples=vmc.n_samples_actual,
         wall_time=time.perf_counter() - t_start, exact=exact, events=events,
     )
@@ -479,6 +477,10 @@ def _estimate(vmc, params, sstate, rounds):
         variances.append(float(info["variance"]))
     energy, error = combine(means, errors)
     return energy, error, float(np.mean(variances))
+
+
+def _relative_error(energy, exact) -> float | None:
+    return None if exact is None else abs(energy - exact) / abs(exact)
 
 
 def _recover(vmc, state, previous, p, info, recovery, max_failures, history, events, writer):
@@ -571,7 +573,7 @@ class Measurement:
     @property
     def relative_error(self) -> float | None:
         """|E - E_exact| / |E_exact| when the file knows an exact energy, else None."""
-        return None if self.exact is None else abs(self.energy_per_site - self.exact) / abs(self.exact)
+        return _relative_error(self.energy_per_site, self.exact)
 
 
 def measure(path, rounds: int = 16, *, name: str = "main", seed: int = 1) -> Measurement:
@@ -600,7 +602,8 @@ def measure(path, rounds: int = 16, *, name: str = "main", seed: int = 1) -> Mea
                           key=jax.random.fold_in(jnp.asarray(stored[-2]), seed))
     energy, error, variance = _estimate(vmc, params, sstate, rounds)
     N = vmc.hamiltonian.n_sites
-    return Measurement(energy_per_site=energy, error=error, variance=variance, v_score=N * variance / (energy * N) ** 2,
+    return Measurement(energy_per_site=energy, error=error, variance=variance,
+                       v_score=float(v_score(energy * N, variance, N)),
                        n_samples=rounds * vmc.n_samples_actual, step=int(stored[-1]), exact=exact)
 
 
