@@ -13,6 +13,8 @@ The table's energies are the final states re-measured on ``--measure`` (16) time
         --lr 0.03 --lr-decay 0.1 --steps 4500     # 1.1e-3 in 55 min on 2 cores (README)
     python examples/carleo_troyer_10x10.py --alphas 8 --symmetries space_group --dtype float32 --samples 1008 \
         --lr 0.01 --lr-decay 0.1 --diag-shift 0.1 --steps 2600     # 1.1e-3 in 53 min (README)
+    python examples/carleo_troyer_10x10.py --alphas 4 --symmetries space_group --dtype float32 --samples 2016 \
+        --lr 0.01 --lr-decay 0.1 --diag-shift 0.1 --steps 2400     # 1.02e-3 in 55 min (README)
     python examples/carleo_troyer_10x10.py --quick                 # 6x6, a few steps: checks the script
 """
 
@@ -62,6 +64,7 @@ def main(argv=None):
         tag = "" if args.dtype == "complex128" else f"_{args.dtype}"
         tag += "" if args.symmetries == "translations" else "_sg"
         tag += "" if args.lr_decay == 1 else f"_decay{args.lr_decay:g}"
+        tag += "" if args.samples == 2000 else f"_n{args.samples}"  # a run with other samples is another file
         out = f"ct{L}_alpha{alpha}{tag}{'_quick' if args.quick else ''}.h5"
         if os.path.exists(out):
             rec = nqs.load(out).runs["main"]

@@ -1,12 +1,41 @@
 """Shared fixtures: small lattices, random configurations, and one 4x4 ground-state run reused by
 several tests (compiled functions and results are session-scoped to keep the suite fast)."""
 
+import os
+import shutil
+import tempfile
+
+import jax
 import numpy as np
 import pytest
 
 import nqs
 
 EXACT_4x4 = -0.70178020  # Sandvik 1997, per site, S.S units
+
+_CACHE_OPTIONS = {"jax_persistent_cache_min_compile_time_secs": 0.0, "jax_persistent_cache_min_entry_size_bytes": 0}
+
+
+def pytest_configure(config):
+    """One compilation cache for the whole run: the pytest-xdist workers (``-n auto`` in pyproject.toml)
+    and the command-line subprocesses the tests start all compile the same small VMC steps, and each
+    compiles them once instead of once per process. The directory is made by the first process
+    (the controller) and handed down through the environment; a cache the user set is left alone."""
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="nqs-tests-jax-cache-")
+        config._nqs_cache_dir = os.environ["JAX_COMPILATION_CACHE_DIR"]  # removed by the process that made it
+        for name, value in _CACHE_OPTIONS.items():
+            os.environ[name.upper()] = str(value)
+    jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+    for name in _CACHE_OPTIONS:
+        if name.upper() in os.environ:
+            jax.config.update(name, type(_CACHE_OPTIONS[name])(os.environ[name.upper()]))
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_nqs_cache_dir", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def random_sz0(n_sites, n, seed=0):
