@@ -64,7 +64,10 @@ def main(argv=None):
         tag = "" if args.dtype == "complex128" else f"_{args.dtype}"
         tag += "" if args.symmetries == "translations" else "_sg"
         tag += "" if args.lr_decay == 1 else f"_decay{args.lr_decay:g}"
-        tag += "" if args.samples == 2000 else f"_n{args.samples}"  # a run with other samples is another file
+        # a run with other settings is another file (an existing file resumes only its own run)
+        tag += "" if args.samples == 2000 else f"_n{args.samples}"
+        tag += "" if args.lr == 0.02 else f"_lr{args.lr:g}"
+        tag += "" if args.diag_shift == 1e-3 else f"_shift{args.diag_shift:g}"
         out = f"ct{L}_alpha{alpha}{tag}{'_quick' if args.quick else ''}.h5"
         if os.path.exists(out):
             rec = nqs.load(out).runs["main"]

@@ -303,7 +303,7 @@ class Recovery:
     failures: int = 0
 
     def tighten(self):
-        """After a non-finite step: ten times the diagonal shift, half the learning rate."""
+        """After a failed step: ten times the diagonal shift, half the learning rate."""
         self.diag_shift = max(self.diag_shift, 1e-6) * 10.0
         self.lr_scale *= 0.5
         self.failures += 1
@@ -419,7 +419,9 @@ def _optimize(vmc: VMC, state: VMCState, steps: int, *, writer, progress, callba
             new_state, info = step_fn(state, recovery.diag_shift, recovery.lr_scale)
             info = {k: float(v) for k, v in jax.device_get(info).items()}
             info["step_time"] = time.perf_counter() - t0
-            if not info.pop("finite"):
+            # a step in which no proposal on any chain was accepted: the state has collapsed onto the
+            # configurations the chains sit in (weights grown too fast), and the estimates are of those alone
+            if not info.pop("finite") or info["acceptance"] == 0.0:
                 state, previous = _recover(vmc, state, previous, p, info, recovery, max_failures, history, events, writer)
                 continue
             previous, state = state, new_state
@@ -484,12 +486,13 @@ def _relative_error(energy, exact) -> float | None:
 
 
 def _recover(vmc, state, previous, p, info, recovery, max_failures, history, events, writer):
-    """A non-finite energy, SR solution or update at step p: go back to the last good parameters,
-    be more cautious, record the event; give up after ``max_failures``."""
+    """A non-finite energy, SR solution or update, or frozen chains, at step p: go back to the last
+    good parameters, be more cautious, record the event; give up after ``max_failures``."""
     recovery.tighten()
     energy_bad = not bool(vmc.hamiltonian.plausible_energy(info["energy_per_site"]))
-    # a non-finite energy indicts the current parameters (the last update made them): step back once
-    if energy_bad and previous is not None:
+    frozen = info["acceptance"] == 0.0
+    # a bad energy or frozen chains indict the current parameters (the last update made them): step back once
+    if (energy_bad or frozen) and previous is not None:
         state = previous
         previous = None
         for c in HISTORY_COLUMNS:
@@ -500,7 +503,9 @@ def _recover(vmc, state, previous, p, info, recovery, max_failures, history, eve
     key = jax.random.fold_in(state.sampler.key, 1_000_003 * recovery.failures)
     state = state._replace(sampler=state.sampler._replace(key=key))
     event = {
-        "step": p, "kind": "non-finite or unphysical energy" if energy_bad else "non-finite SR update",
+        "step": p,
+        "kind": "non-finite or unphysical energy" if energy_bad else
+                "frozen chains (no proposal accepted)" if frozen else "non-finite SR update",
         "restart_step": int(state.step), "diag_shift": recovery.diag_shift, "lr_scale": recovery.lr_scale,
         "failures": recovery.failures,
     }

@@ -232,3 +232,28 @@ def test_reader_fuzz_raises_its_own_error_and_never_crashes(tmp_path):
     p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "done 0" in p.stdout, p.stdout[-2000:]
+
+
+class FrozenRBM(nqs.RBM):
+    """A real RBM started with a staggered visible bias of +-40: every exchange move away from the
+    Neel state costs |psi|^2 a factor e^-320, so once thermalised no proposal is ever accepted."""
+
+    def init(self, key, n_sites):
+        import jax.numpy as jnp
+
+        params = super().init(key, n_sites)
+        x, y = np.divmod(np.arange(n_sites), 2)  # 4x2: site = 2x + y
+        params["a"] = jnp.asarray(40.0 * (-1.0) ** (x + y), params["a"].dtype)
+        return params
+
+
+def test_frozen_chains_are_a_failure_not_a_result(tmp_path):
+    # a collapsed state measures a finite, plausible energy from chains that never move; the driver
+    # must not report it as a ground state
+    out = tmp_path / "frozen.h5"
+    with pytest.raises(nqs.DivergenceError, match=r"diverged 3 times .*frozen chains"):
+        nqs.ground_state(H8, FrozenRBM(alpha=1, dtype="float64"), n_samples=64, steps=10, seed=0,
+                         learning_rate=1e-3, progress=False, out=str(out), max_failures=2)
+    rec = nqs.load(out).runs["main"]
+    assert [e["kind"] for e in rec.events] == ["frozen chains (no proposal accepted)"] * 3
+    assert len(rec.history["acceptance"]) == 0 and not rec.finished
