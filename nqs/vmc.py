@@ -419,9 +419,7 @@ def _optimize(vmc: VMC, state: VMCState, steps: int, *, writer, progress, callba
             new_state, info = step_fn(state, recovery.diag_shift, recovery.lr_scale)
             info = {k: float(v) for k, v in jax.device_get(info).items()}
             info["step_time"] = time.perf_counter() - t0
-            # a step in which no proposal on any chain was accepted: the state has collapsed onto the
-            # configurations the chains sit in (weights grown too fast), and the estimates are of those alone
-            if not info.pop("finite") or info["acceptance"] == 0.0:
+            if not info.pop("finite") or _frozen(info):
                 state, previous = _recover(vmc, state, previous, p, info, recovery, max_failures, history, events, writer)
                 continue
             previous, state = state, new_state
@@ -485,12 +483,18 @@ def _relative_error(energy, exact) -> float | None:
     return None if exact is None else abs(energy - exact) / abs(exact)
 
 
+def _frozen(info) -> bool:
+    """No proposal on any chain was accepted in the step: the state has collapsed onto the
+    configurations the chains sit in (weights grown too fast), and its estimates are of those alone."""
+    return info["acceptance"] == 0.0
+
+
 def _recover(vmc, state, previous, p, info, recovery, max_failures, history, events, writer):
     """A non-finite energy, SR solution or update, or frozen chains, at step p: go back to the last
     good parameters, be more cautious, record the event; give up after ``max_failures``."""
     recovery.tighten()
     energy_bad = not bool(vmc.hamiltonian.plausible_energy(info["energy_per_site"]))
-    frozen = info["acceptance"] == 0.0
+    frozen = _frozen(info)
     # a bad energy or frozen chains indict the current parameters (the last update made them): step back once
     if (energy_bad or frozen) and previous is not None:
         state = previous

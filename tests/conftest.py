@@ -19,17 +19,15 @@ _CACHE_OPTIONS = {"jax_persistent_cache_min_compile_time_secs": 0.0, "jax_persis
 def pytest_configure(config):
     """One compilation cache for the whole run: the pytest-xdist workers (``-n auto`` in pyproject.toml)
     and the command-line subprocesses the tests start all compile the same small VMC steps, and each
-    compiles them once instead of once per process. The directory is made by the first process
-    (the controller) and handed down through the environment; a cache the user set is left alone."""
-    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-        os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="nqs-tests-jax-cache-")
-        config._nqs_cache_dir = os.environ["JAX_COMPILATION_CACHE_DIR"]  # removed by the process that made it
-        for name, value in _CACHE_OPTIONS.items():
-            os.environ[name.upper()] = str(value)
-    jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
-    for name in _CACHE_OPTIONS:
-        if name.upper() in os.environ:
-            jax.config.update(name, type(_CACHE_OPTIONS[name])(os.environ[name.upper()]))
+    compiles them once instead of once per process. The first process (the controller) makes the
+    directory and hands it down through the environment, which jax reads when a worker or subprocess
+    imports it; a cache the user set is left alone."""
+    if "JAX_COMPILATION_CACHE_DIR" in os.environ:  # a worker of this run, or the user's own cache
+        return
+    config._nqs_cache_dir = tempfile.mkdtemp(prefix="nqs-tests-jax-cache-")  # removed by this process
+    for name, value in {"jax_compilation_cache_dir": config._nqs_cache_dir, **_CACHE_OPTIONS}.items():
+        os.environ[name.upper()] = str(value)  # for the processes started from here
+        jax.config.update(name, value)  # for this one (jax read its environment when imported)
 
 
 def pytest_unconfigure(config):
