@@ -129,7 +129,7 @@ def nqs_parts(L, steps=20, warmup=20, **settings):
 
     @jax.jit
     def sampled(params, sstate):
-        tables = vmc.model.tables(params)
+        tables = vmc.hamiltonian.tables(vmc.model, params)
         return nqs.sampler.sample(vmc.sampler, vmc.model, tables, vmc.hamiltonian, sstate, vmc.n_per_chain,
                                   vmc.sampler.n_discard)
 

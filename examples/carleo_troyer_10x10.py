@@ -33,6 +33,8 @@ def main(argv=None):
     ap.add_argument("--alphas", default="1,2,4")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--samples", type=int, default=2000)
+    ap.add_argument("--chains", type=int, default=16,
+                    help="Markov chains (more chains: fewer sequential moves per step, each on more chains at once)")
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--diag-shift", type=float, default=1e-3)
     ap.add_argument("--dtype", default="complex128", choices=["complex128", "complex64", "float64", "float32"],
@@ -50,6 +52,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if not 0 < args.lr_decay <= 1:
         ap.error(f"--lr-decay must be in (0, 1], got {args.lr_decay}")
+    if args.chains < 1:
+        ap.error(f"--chains must be >= 1, got {args.chains}")
     if args.measure < 0:
         ap.error(f"--measure must be >= 0, got {args.measure}")
     L, steps = (6, 20) if args.quick else (10, args.steps)
@@ -68,6 +72,7 @@ def main(argv=None):
         tag += "" if args.samples == 2000 else f"_n{args.samples}"
         tag += "" if args.lr == 0.02 else f"_lr{args.lr:g}"
         tag += "" if args.diag_shift == 1e-3 else f"_shift{args.diag_shift:g}"
+        tag += "" if args.chains == 16 else f"_c{args.chains}"
         out = f"ct{L}_alpha{alpha}{tag}{'_quick' if args.quick else ''}.h5"
         if os.path.exists(out):
             rec = nqs.load(out).runs["main"]
@@ -81,7 +86,7 @@ def main(argv=None):
         else:
             result = nqs.ground_state(
                 H, nqs.RBMSymm(lattice, alpha=alpha, dtype=args.dtype, symmetries=args.symmetries), n_samples=args.samples,
-                steps=steps, seed=alpha, learning_rate=args.lr, optimizer=optimizer, sr=nqs.SR(diag_shift=args.diag_shift),
+                n_chains=args.chains, steps=steps, seed=alpha, learning_rate=args.lr, optimizer=optimizer, sr=nqs.SR(diag_shift=args.diag_shift),
                 out=out, exact=ref.energy_per_site,
             )
         rows.append((alpha, result.n_params, result.energy_per_site, result.error, result.v_score, result.wall_time, out))

@@ -81,15 +81,27 @@ class Heisenberg:
     def exchange_sign(self) -> float:
         return -1.0 if self.marshall_sign else 1.0
 
+    def tables(self, model, params):
+        """The model's per-step tables, with its per-bond exchange tables for this lattice's bonds
+        where it has them (``model.exchange_tables``: the RBMs), which ``local_energy`` and the
+        sampler's exchange moves then use."""
+        tables = model.tables(params)
+        if hasattr(model, "exchange_tables"):
+            tables = model.exchange_tables(tables, self.lattice.bonds)
+        return tables
+
     def local_energy(self, model, tables, sigma, cache):
         """E_loc(sigma) for one configuration (total, not per site), from the model's fast ratios.
 
         A model with R replicas (the DBM) returns ratios of shape (bonds, R) and gets R estimates.
+        ``tables`` from ``self.tables`` (or the model's own ``tables``, without the exchange tables).
         """
         bonds = jnp.asarray(self.lattice.bonds)
         si = sigma[bonds[:, 0]]
         sj = sigma[bonds[:, 1]]
-        if hasattr(model, "ratio"):  # the ratios themselves, without a log and an exp per bond
+        if has_exchange_tables(tables):  # one multiply-add per bond and hidden unit
+            ratio = model.exchange_ratios(tables, sigma, cache)
+        elif hasattr(model, "ratio"):  # the ratios themselves, without a log and an exp per bond
             ratio = model.ratio(tables, sigma, cache, bonds)
         else:
             log_r = model.log_ratio(tables, sigma, cache, bonds)
@@ -117,6 +129,11 @@ class Heisenberg:
         import netket as nk
 
         return nk.hilbert.Spin(s=0.5, N=self.n_sites, total_sz=self.total_sz)
+
+
+def has_exchange_tables(tables) -> bool:
+    """Whether ``tables`` carry per-bond exchange tables (``Heisenberg.tables``)."""
+    return isinstance(tables, dict) and "exchange" in tables
 
 
 def _per_bond(mask, values):

@@ -10,7 +10,9 @@ Moves:
 
 A sweep is ``sweep_size`` proposals per chain (N by default); one sample is kept per chain after each
 sweep. Every proposal is accepted with probability min(1, |psi(sigma')/psi(sigma)|^2), the ratio
-coming from the model's O(M) fast path (``model.propose``), which also updates the cache.
+coming from the model's O(M) fast path (``model.propose``), which also updates the cache; exchange
+moves use the per-bond tables instead where ``tables`` carry them (``Heisenberg.tables``:
+``model.propose_exchange`` with the bond's index).
 
 Models with extra sampled units (the deep layer of the DBM, ``model.n_aux(N) > 0``) carry them after
 sigma in each chain's configuration x = (sigma, aux). Each proposal step then also proposes to flip
@@ -29,6 +31,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from .hamiltonian import has_exchange_tables
 
 UNROLL = 8  # proposals per loop iteration in the compiled sweep: fewer loop round-trips
 
@@ -100,8 +104,17 @@ def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps, n_sites)
     A = width - N
     size = sampler.sweep_size or N
 
-    def accept_move(sigma, cache, flips, valid, u):
-        log_r, new_cache = jax.vmap(model.propose, in_axes=(None, 0, 0, 0))(tables, sigma, cache, flips)
+    # exchange moves on a model with per-bond tables built for these bonds (Heisenberg.tables)
+    exchange_fast = sampler.moves == "exchange" and has_exchange_tables(tables)
+    if exchange_fast and tables["exchange"]["bonds"].shape != bonds.shape:
+        raise ValueError("the exchange tables were built for another lattice's bonds than the sampler's; "
+                         "build them with the sampled Hamiltonian: hamiltonian.tables(model, params)")
+
+    def accept_move(sigma, cache, flips, valid, u, bond=None):
+        if bond is None:
+            log_r, new_cache = jax.vmap(model.propose, in_axes=(None, 0, 0, 0))(tables, sigma, cache, flips)
+        else:
+            log_r, new_cache = jax.vmap(model.propose_exchange, in_axes=(None, 0, 0, 0))(tables, sigma, cache, bond)
         accept = valid & (jnp.log(u) < 2 * log_r)
         # sign -1 on the flipped sites, by comparison rather than a scatter (one fused kernel per move)
         hit = jnp.any(jnp.arange(width)[None, :, None] == flips[:, None, :], axis=-1)
@@ -121,7 +134,8 @@ def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps, n_sites)
         else:
             flips = idx[:, None]  # (C, 1)
             valid = jnp.ones((C,), bool)
-        sigma, cache, accept = accept_move(sigma, cache, flips, valid, u)
+        # with per-bond tables, the bond's own rows instead of the flipped sites' weight rows
+        sigma, cache, accept = accept_move(sigma, cache, flips, valid, u, bond=idx if exchange_fast else None)
         if A:  # one single-unit move on the auxiliary units (the DBM's deep replicas)
             sigma, cache, _ = accept_move(sigma, cache, aux_idx[:, None], jnp.ones((C,), bool), aux_u)
         return (sigma, cache, n_acc + jnp.sum(accept, dtype=n_acc.dtype)), None

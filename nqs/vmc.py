@@ -152,7 +152,7 @@ class VMC:
 
         @jax.jit
         def run(params, sstate):
-            tables = self.model.tables(params)
+            tables = self.hamiltonian.tables(self.model, params)
             cache = jax.vmap(self.model.cache, in_axes=(None, 0))(tables, sstate.sigma)
             key, sub = jax.random.split(sstate.key)
             bonds = jnp.asarray(self.hamiltonian.lattice.bonds)
@@ -191,7 +191,7 @@ class VMC:
         return max(1, CACHE_FACTORS // per_sample)
 
     def _sample_and_measure(self, params, sstate, n_discard):
-        tables = self.model.tables(params)
+        tables = self.hamiltonian.tables(self.model, params)
         sstate, kept, acceptance = sample(self.sampler, self.model, tables, self.hamiltonian, sstate, self.n_per_chain, n_discard)
         S, C, N = kept.shape
         sigma = kept.reshape(S * C, N)

@@ -45,15 +45,17 @@ def test_local_energy_equals_netket(lattice, marshall):
         assert np.all(np.sum(sigma, axis=1) == 1)
     for model in _models(lattice):
         params = model.init(jax.random.PRNGKey(7), lattice.n_sites)
-        tables = model.tables(params)
-        ours = jax.jit(jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s))))(sigma)
         theirs = _netket_local_energies(H, model.dense(params), sigma)
-        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10, err_msg=type(model).__name__)
+        # the engine's tables (with the per-bond exchange tables) and the model's own (site tables)
+        for tables in (H.tables(model, params), model.tables(params)):
+            ours = jax.jit(jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s))))(sigma)
+            np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10, err_msg=type(model).__name__)
 
 
 @pytest.mark.parametrize("model_index", [0, 1, 2, 3])
 def test_fast_update_ratios_equal_full_reevaluation(model_index):
     lattice = nqs.Square(4, 4)
+    H = nqs.Heisenberg(lattice)
     model = _models(lattice)[model_index]
     params = model.init(jax.random.PRNGKey(3), lattice.n_sites)
     tables = model.tables(params)
@@ -73,6 +75,15 @@ def test_fast_update_ratios_equal_full_reevaluation(model_index):
         np.testing.assert_allclose(np.exp(batched), np.exp(full), rtol=1e-12)
         if hasattr(model, "ratio"):  # the local energy's ratios, computed without logs
             np.testing.assert_allclose(model.ratio(tables, sigma, cache, bonds), np.exp(full), rtol=1e-12)
+        # exchange moves from the per-bond tables: every anti-aligned bond, ratio and updated cache
+        ex = H.tables(model, params)
+        anti = np.asarray(sigma[bonds[:, 0]] != sigma[bonds[:, 1]])
+        assert anti.any()
+        np.testing.assert_allclose(model.exchange_ratios(ex, sigma, cache)[anti], np.exp(full)[anti], rtol=1e-12)
+        for b in np.flatnonzero(anti):
+            log_r, new_cache = model.propose_exchange(ex, sigma, cache, b)
+            np.testing.assert_allclose(log_r, np.real(full[b]), rtol=1e-12, atol=1e-13)
+            np.testing.assert_allclose(new_cache, model.cache(tables, flip(sigma, bonds[b])), rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("model_index", [0, 1, 2, 3])
@@ -91,6 +102,33 @@ def test_closed_form_log_derivatives_equal_autodiff(model_index):
     blocks = materialize(model.log_derivative_blocks(params, tables, sigmas, caches))
     np.testing.assert_allclose(blocks, closed, rtol=1e-12, atol=1e-14)
     assert closed.shape[1] == ravel_pytree(params)[0].size
+
+
+@pytest.mark.parametrize("lattice", [nqs.Square(4, 4), nqs.Square(6, 4), nqs.Square(2, 2), nqs.Square(4, 3, pbc=False)],
+                         ids=lambda lat: lat.name)
+@pytest.mark.parametrize("symmetries", ["translations", "space_group"])
+def test_rbmsymm_log_derivatives_through_the_translations(lattice, symmetries):
+    """The batched O_W = sum_q Y_q[q(j)] (a product with each sample's translated spins) equals the
+    per-sample contraction over the group's images, where the group factors; elsewhere it falls back."""
+    from nqs.models.rbm import _translation_factors
+    from nqs.sr import materialize
+
+    model = nqs.RBMSymm(lattice, alpha=2, scale=0.2, symmetries=symmetries)
+    factors = _translation_factors(lattice, symmetries)
+    if lattice.pbc and min(lattice.Lx, lattice.Ly) > 2:
+        order, qmap = factors
+        assert order.shape == (len(model.group) // lattice.n_sites, lattice.n_sites)
+        assert sorted(order.ravel()) == list(range(len(model.group)))
+        assert np.all(qmap[:, 0] == 0)  # point operations about site 0
+    elif not lattice.pbc:
+        assert factors is None
+    params = model.init(jax.random.PRNGKey(2), lattice.n_sites)
+    tables = model.tables(params)
+    sigmas = jnp.asarray(random_sz0(lattice.n_sites, 12, seed=3))
+    caches = jax.vmap(model.cache, in_axes=(None, 0))(tables, sigmas)
+    per_sample = jax.vmap(model.log_derivatives, in_axes=(None, None, 0, 0))(params, tables, sigmas, caches)
+    blocks = materialize(model.log_derivative_blocks(params, tables, sigmas, caches))
+    np.testing.assert_allclose(blocks, per_sample, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("symmetries", ["translations", "space_group"])

@@ -12,7 +12,7 @@ from nqs.sampler import init_state, sample
 
 
 def _exact(H, model, params, basis):
-    tables = model.tables(params)
+    tables = H.tables(model, params)
     log_psi = jax.vmap(lambda s: model.log_psi(params, s))(basis)
     e_loc = jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s)))(basis)
     p = np.exp(2 * np.real(log_psi - np.max(np.real(log_psi))))
@@ -20,17 +20,20 @@ def _exact(H, model, params, basis):
     return p, float(np.real(np.sum(p * e_loc)))
 
 
-def _draw(H, model, params, sampler, n_per_chain, seed=0):
+def _draw(H, model, params, sampler, n_per_chain, seed=0, site_tables=False):
+    """Samples as the engine draws them (the Hamiltonian's tables: the RBM's exchange moves from its
+    per-bond tables), or with ``site_tables`` from the model's own tables (the general move)."""
     state = init_state(sampler, H, jax.random.PRNGKey(seed))
-    tables = model.tables(params)
+    tables = model.tables(params) if site_tables else H.tables(model, params)
     run = jax.jit(lambda st, n_discard: sample(sampler, model, tables, H, st, n_per_chain, n_discard), static_argnums=1)
     state, _, _ = run(state, 300)  # thermalise
     state, kept, acc = run(state, 0)
     return np.asarray(kept), float(acc)
 
 
+@pytest.mark.parametrize("site_tables", [False, True], ids=["bond-tables", "site-tables"])
 @pytest.mark.parametrize("shape", [(2, 2), (4, 2)])
-def test_monte_carlo_energy_and_histogram_match_exact_enumeration(shape):
+def test_monte_carlo_energy_and_histogram_match_exact_enumeration(shape, site_tables):
     H = nqs.Heisenberg(nqs.Square(*shape))
     model = nqs.RBM(alpha=1, scale=0.25)
     params = model.init(jax.random.PRNGKey(11), H.n_sites)
@@ -39,12 +42,12 @@ def test_monte_carlo_energy_and_histogram_match_exact_enumeration(shape):
 
     # one sample from each of many thermalised chains: independent draws, so the plain chi-square applies
     sampler = nqs.Metropolis(n_chains=8192)
-    kept, acc = _draw(H, model, params, sampler, n_per_chain=1)
+    kept, acc = _draw(H, model, params, sampler, n_per_chain=1, site_tables=site_tables)
     assert 0.0 < acc < 1.0
     S, C, N = kept.shape
     assert np.all(kept.sum(axis=-1) == 0), "exchange moves must conserve Sz = 0"
 
-    tables = model.tables(params)
+    tables = H.tables(model, params)
     flat = jnp.asarray(kept.reshape(-1, N))
     e_loc = jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s)))(flat)
     st = nqs.statistics(np.real(e_loc).reshape(S, C))

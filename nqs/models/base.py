@@ -22,6 +22,10 @@ with pure functions over a parameter pytree. All functions act on ONE configurat
 
 Optional, for speed: ``ratio(tables, sigma, cache, flips) -> (B,)``, the ratios themselves; the
 Hamiltonian uses it instead of exponentiating ``log_ratio`` (the RBM's table products need no log).
+And for exchange moves: ``exchange_tables(tables, bonds) -> tables`` adds per-bond tables under the
+key ``"exchange"`` (``Heisenberg.tables`` calls it), after which the sampler proposes the exchange of
+bond b with ``propose_exchange(tables, sigma, cache, b)`` (as ``propose``, for anti-aligned spins)
+and the local energy takes ``exchange_ratios(tables, sigma, cache) -> (B,)`` for all bonds at once.
 
 Optional, for ansätze that sample hidden units along with sigma (the DBM's deep layer):
 

@@ -17,6 +17,12 @@ same A and B give the ratio (A + B) / 2), so a proposal costs O(|F| M) multiplic
 division per hidden unit and no transcendental function. The log of the product over k gives log psi(sigma')/psi(sigma)
 (its imaginary part modulo 2 pi, which no observable sees).
 
+Exchange moves (the Heisenberg model's only moves) get per-bond tables, ``exchange_tables``: for
+bond (i, j) with s = sigma_i = -sigma_j, delta = -s d with d = 2 (W_i - W_j), so the ratio is
+prod_k (C_k - s t_k S_k) and the new t is (t C - s S) / (C - s t S), with C = cosh d and S = sinh d
+computed once per step for every bond: one multiply-add per hidden unit and one row of each table
+per move, instead of two rows of exp(+-2W) per flipped site and their products.
+
 Log-derivatives in closed form: O_a = sigma, O_b = t, O_W = sigma t^T.
 
 ``RBMSymm`` (Carleo & Troyer, App. E) ties the weights by a group of lattice symmetries T_g, the
@@ -25,11 +31,13 @@ the symmetric RBMs of Choo et al., PRB 100, 125124 (2019), and NetKet's ``RBMSym
 filters W_f, hidden units (f, g) with theta_{f,g} = b_f + sum_j W_{f j} sigma_{T_g(j)} and a single
 visible bias, so psi(sigma o T_h) = psi(sigma) for every h of the group. It expands to a dense RBM
 (the same fast path) and contracts the log-derivatives back: O_{W_f j} = sum_g t_{f,g}
-sigma_{T_g(j)}, O_{b_f} = sum_g t_{f,g}, O_a = sum_i sigma_i.
+sigma_{T_g(j)}, O_{b_f} = sum_g t_{f,g}, O_a = sum_i sigma_i; for a batch, O_W goes through the
+translations (``_translation_factors``) as one small matrix product per sample.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import jax
@@ -114,6 +122,47 @@ class _LookupRBM(GenericModel):
 
     def log_ratio(self, tables, sigma, cache, flips):
         return self._visible_log(tables, sigma, flips) + jnp.log(self._factors(tables, sigma, cache, flips)[2])
+
+    # -- exchange moves: per-bond tables ------------------------------------------------------
+    #
+    # Exchanging the anti-aligned spins of bond b = (i, j), with s = sigma_i = -sigma_j, moves every
+    # hidden unit's theta by delta = -2 s (W_i - W_j) and the visible part by -2 s (a_i - a_j). With
+    # d_b = 2 (W_i - W_j), C = cosh d_b and S = sinh d_b, computed once per step for all bonds,
+    #
+    #     cosh(theta + delta) / cosh(theta) = C - s t S,
+    #     tanh(theta + delta) = (t C - s S) / (C - s t S),          (t = tanh theta)
+    #
+    # so a ratio is one multiply-add per hidden unit and their product, and the cache update one
+    # division more: no gathers of weight rows by site, no products over the flipped sites.
+
+    def exchange_tables(self, tables, bonds):
+        """``tables`` with the per-bond tables of exchange moves on ``bonds`` (B, 2) added."""
+        bonds = jnp.asarray(bonds)
+        W, a = tables["W"], tables["a"]
+        d = 2 * (W[bonds[:, 0]] - W[bonds[:, 1]])  # (B, M)
+        da = 2 * (a[bonds[:, 0]] - a[bonds[:, 1]])  # (B,)
+        # exp(-2 s (a_i - a_j)) for s = +1 and s = -1
+        return {**tables, "exchange": {"bonds": bonds, "cosh": jnp.cosh(d), "sinh": jnp.sinh(d),
+                                       "da": da, "exp_da": jnp.stack([jnp.exp(-da), jnp.exp(da)])}}
+
+    def propose_exchange(self, tables, sigma, cache, b):
+        """``propose`` for the exchange of bond ``b`` (an index into the bonds of ``exchange_tables``),
+        whose spins are anti-aligned."""
+        ex = tables["exchange"]
+        s = sigma[ex["bonds"][b, 0]].astype(ex["cosh"].dtype)
+        C, S = ex["cosh"][b], ex["sinh"][b]
+        den = C - s * cache * S
+        hidden = jnp.prod(den)
+        log_abs = jnp.real(-s * ex["da"][b]) + 0.5 * jnp.log(jnp.real(hidden) ** 2 + jnp.imag(hidden) ** 2)
+        return log_abs, (cache * C - s * S) / den
+
+    def exchange_ratios(self, tables, sigma, cache):
+        """psi(sigma^{ij}) / psi(sigma) for every bond of ``exchange_tables`` (B,); meaningful on
+        the anti-aligned bonds only (the local energy masks the others)."""
+        ex = tables["exchange"]
+        s = sigma[ex["bonds"][:, 0]]
+        hidden = jnp.prod(ex["cosh"] - (s.astype(ex["cosh"].dtype)[:, None] * cache[None, :]) * ex["sinh"], axis=-1)
+        return jnp.where(s > 0, ex["exp_da"][0], ex["exp_da"][1]) * hidden
 
     def ratio(self, tables, sigma, cache, flips):
         """psi(sigma')/psi(sigma) itself for B flip sets (B, K): products of table entries, with no
@@ -263,3 +312,58 @@ class RBMSymm(_TiedFilters, _LookupRBM):
         t = cache.reshape(self.alpha, len(self.group))
         s_t = self._images(sigma).astype(t.dtype)
         return ravel_pytree({"W": t @ s_t, "a": jnp.sum(sigma).astype(t.dtype)[None], "b": jnp.sum(t, axis=1)})[0]
+
+    def log_derivative_blocks(self, params, tables, sigmas, caches):
+        """O for a batch, with O_W contracted through the translations (module docstring of
+        ``_translation_factors``): a batched (alpha Q, N) x (N, N) product per sample instead of
+        gathering the |G| images of every sample (8x fewer gathered numbers over the space group,
+        3x faster for 2016 samples on 10x10). Falls back to the per-sample contraction on lattices
+        whose group does not factor (open boundaries, small lattices whose symmetries coincide)."""
+        factors = _translation_factors(self.lattice, self.symmetries)
+        if factors is None:
+            return super().log_derivative_blocks(params, tables, sigmas, caches)
+        order, qmap = (jnp.asarray(x) for x in factors)
+        ns = sigmas.shape[0]
+        t = caches.reshape(ns, self.alpha, -1)
+        # circ[s, tau, k] = sigma_s at the image of site k under translation tau
+        circ = sigmas[:, jnp.asarray(self.lattice.translations)].astype(t.dtype)
+        Y = jnp.einsum("sfqt,stk->sfqk", t[:, :, order], circ)  # (Ns, alpha, Q, N)
+        O_W = jnp.sum(jnp.take_along_axis(Y, jnp.broadcast_to(qmap, Y.shape), axis=3), axis=2)
+        O_a = jnp.sum(sigmas, axis=1, keepdims=True).astype(t.dtype)
+        return [("dense", O_W.reshape(ns, -1)), ("dense", O_a), ("dense", jnp.sum(t, axis=2))]  # ravel order: W, a, b
+
+
+@functools.lru_cache(maxsize=None)
+def _translation_factors(lattice: Square, symmetries: str):
+    """The group as translations after point operations about site 0, for the log-derivatives.
+
+    Every element g with T_g(0) = tau (as a site, the translation that takes 0 there) is
+    g = tau o q_g with q_g(0) = 0, so T_g(j) = Tr[tau, q_g(j)] (Tr: the translation table) and
+
+        O_{W_f j} = sum_g t_{f,g} sigma_{T_g(j)} = sum_q Y_{f,q}[q(j)],
+        Y_{f,q}[k] = sum_tau t_{f,(q,tau)} sigma_{Tr[tau, k]},
+
+    a product of the (alpha Q, N) tanh table with one N x N matrix of translated spins per
+    sample. Returns (order, qmap): order[q, tau] the element g = (q, tau) and qmap[q, j] = q(j);
+    or None when the group is not every (q, tau) exactly once (open boundaries, or a small
+    lattice whose symmetries coincide).
+    """
+    T, Tr = lattice.symmetry_group(symmetries), lattice.translations
+    G, N = T.shape
+    if Tr.shape[0] != N or not np.array_equal(np.sort(Tr[:, 0]), np.arange(N)):
+        return None
+    tau_of = np.empty(N, dtype=np.int64)
+    tau_of[Tr[:, 0]] = np.arange(N)
+    Tr_inv = np.argsort(Tr, axis=1)
+    qs, order = {}, {}
+    for g in range(G):
+        tau = int(tau_of[T[g, 0]])
+        q = tuple(int(v) for v in Tr_inv[tau, T[g]])
+        key = (qs.setdefault(q, len(qs)), tau)
+        if key in order:
+            return None
+        order[key] = g
+    if len(order) != len(qs) * N:
+        return None
+    table = np.array([[order[(q, tau)] for tau in range(N)] for q in range(len(qs))], dtype=np.int32)
+    return table, np.array(list(qs), dtype=np.int32)
