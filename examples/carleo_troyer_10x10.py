@@ -15,6 +15,8 @@ The table's energies are the final states re-measured on ``--measure`` (16) time
         --lr 0.01 --lr-decay 0.1 --diag-shift 0.1 --steps 2600     # 1.1e-3 in 53 min (README)
     python examples/carleo_troyer_10x10.py --alphas 4 --symmetries space_group --dtype float32 --samples 2016 \
         --lr 0.01 --lr-decay 0.1 --diag-shift 0.1 --steps 2400     # 1.02e-3 in 55 min (README)
+    python examples/carleo_troyer_10x10.py --alphas 4 --symmetries space_group --dtype float32 --samples 2016 \
+        --chains 64 --lr 0.01 --lr-decay 0.1 --diag-shift 0.1 --steps 3000     # 1.1e-3 in 53 min (README)
     python examples/carleo_troyer_10x10.py --quick                 # 6x6, a few steps: checks the script
 """
 
