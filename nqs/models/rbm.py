@@ -314,7 +314,7 @@ class RBMSymm(_TiedFilters, _LookupRBM):
         return ravel_pytree({"W": t @ s_t, "a": jnp.sum(sigma).astype(t.dtype)[None], "b": jnp.sum(t, axis=1)})[0]
 
     def log_derivative_blocks(self, params, tables, sigmas, caches):
-        """O for a batch, with O_W contracted through the translations (module docstring of
+        """O for a batch, with O_W contracted through the translations (the docstring of
         ``_translation_factors``): a batched (alpha Q, N) x (N, N) product per sample instead of
         gathering the |G| images of every sample (8x fewer gathered numbers over the space group,
         3x faster for 2016 samples on 10x10). Falls back to the per-sample contraction on lattices
