@@ -99,7 +99,7 @@ class Heisenberg:
         bonds = jnp.asarray(self.lattice.bonds)
         si = sigma[bonds[:, 0]]
         sj = sigma[bonds[:, 1]]
-        if has_exchange_tables(tables):  # one multiply-add per bond and hidden unit
+        if has_exchange_tables(model, tables):  # one multiply-add per bond and hidden unit
             ratio = model.exchange_ratios(tables, sigma, cache)
         elif hasattr(model, "ratio"):  # the ratios themselves, without a log and an exp per bond
             ratio = model.ratio(tables, sigma, cache, bonds)
@@ -131,9 +131,10 @@ class Heisenberg:
         return nk.hilbert.Spin(s=0.5, N=self.n_sites, total_sz=self.total_sz)
 
 
-def has_exchange_tables(tables) -> bool:
-    """Whether ``tables`` carry per-bond exchange tables (``Heisenberg.tables``)."""
-    return isinstance(tables, dict) and "exchange" in tables
+def has_exchange_tables(model, tables) -> bool:
+    """Whether ``tables`` carry per-bond exchange tables (``Heisenberg.tables``) of a model that
+    uses them (a generic model's tables are its parameters, which may name a leaf "exchange")."""
+    return hasattr(model, "exchange_ratios") and isinstance(tables, dict) and "exchange" in tables
 
 
 def _per_bond(mask, values):

@@ -105,7 +105,7 @@ def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps, n_sites)
     size = sampler.sweep_size or N
 
     # exchange moves on a model with per-bond tables built for these bonds (Heisenberg.tables)
-    exchange_fast = sampler.moves == "exchange" and has_exchange_tables(tables)
+    exchange_fast = sampler.moves == "exchange" and has_exchange_tables(model, tables)
     if exchange_fast and tables["exchange"]["bonds"].shape != bonds.shape:
         raise ValueError("the exchange tables were built for another lattice's bonds than the sampler's; "
                          "build them with the sampled Hamiltonian: hamiltonian.tables(model, params)")
