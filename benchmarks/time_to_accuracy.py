@@ -57,10 +57,10 @@ class Tracker:
         return running
 
 
-def run_nqs(L, alpha, dtype, n_samples, lr, shift, tracker, max_seconds, seed=0):
+def run_nqs(L, alpha, dtype, n_samples, lr, shift, tracker, max_seconds, seed=0, momentum=0.0):
     H = nqs.Heisenberg(nqs.Square(L, L))
     vmc = nqs.VMC(H, nqs.RBMSymm(H.lattice, alpha=alpha, dtype=dtype), sampler=nqs.Metropolis(n_chains=16),
-                  sr=nqs.SR(diag_shift=shift), n_samples=n_samples, learning_rate=lr)
+                  sr=nqs.SR(diag_shift=shift, momentum=momentum), n_samples=n_samples, learning_rate=lr)
     state = vmc.init(jax.random.PRNGKey(seed))
     step = vmc.make_step()
     while tracker.reached is None and time.perf_counter() - tracker.t0 < max_seconds:
@@ -100,6 +100,8 @@ def main(argv=None):
     ap.add_argument("--samples", type=int, default=1008)
     ap.add_argument("--lr", type=float, default=0.03)
     ap.add_argument("--diag-shift", type=float, default=1e-3)
+    ap.add_argument("--momentum", type=float, default=0.0,
+                    help="nqs: SPRING's momentum on the SR direction (nqs.SR(momentum=...); 0: plain SR, as NetKet)")
     ap.add_argument("--netket-lr", type=float, help="default: lr / 4 (NetKet's energy unit is 4x ours)")
     ap.add_argument("--netket-diag-shift", type=float, help="default: --diag-shift")
     ap.add_argument("--target", type=float, default=1e-3)
@@ -116,8 +118,9 @@ def main(argv=None):
     for code in args.codes.split(","):
         tracker = Tracker(exact, args.target, args.window, time.perf_counter())
         lr, shift = (args.lr, args.diag_shift) if code == "nqs" else (args.netket_lr, args.netket_diag_shift)
+        extra = {"momentum": args.momentum} if code == "nqs" else {}
         {"nqs": run_nqs, "netket": run_netket}[code](args.L, args.alpha, args.dtype, args.samples, lr, shift,
-                                                      tracker, args.max_seconds)
+                                                      tracker, args.max_seconds, **extra)
         total = time.perf_counter() - tracker.t0
         last = float(np.mean(tracker.recent))
         rows.append((code, tracker, total, last))

@@ -39,6 +39,8 @@ def main(argv=None):
                     help="Markov chains (more chains: fewer sequential moves per step, each on more chains at once)")
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--diag-shift", type=float, default=1e-3)
+    ap.add_argument("--momentum", type=float, default=0.0,
+                    help="SPRING's momentum on the SR direction (nqs.SR(momentum=...); 0: plain SR)")
     ap.add_argument("--dtype", default="complex128", choices=["complex128", "complex64", "float64", "float32"],
                     help="parameters: complex as Carleo & Troyer, or real (the Marshall-rotated ground state is "
                          "positive; real arithmetic is several times cheaper on CPU)")
@@ -75,6 +77,7 @@ def main(argv=None):
         tag += "" if args.lr == 0.02 else f"_lr{args.lr:g}"
         tag += "" if args.diag_shift == 1e-3 else f"_shift{args.diag_shift:g}"
         tag += "" if args.chains == 16 else f"_c{args.chains}"
+        tag += "" if args.momentum == 0 else f"_mom{args.momentum:g}"
         out = f"ct{L}_alpha{alpha}{tag}{'_quick' if args.quick else ''}.h5"
         if os.path.exists(out):
             rec = nqs.load(out).runs["main"]
@@ -88,7 +91,7 @@ def main(argv=None):
         else:
             result = nqs.ground_state(
                 H, nqs.RBMSymm(lattice, alpha=alpha, dtype=args.dtype, symmetries=args.symmetries), n_samples=args.samples,
-                n_chains=args.chains, steps=steps, seed=alpha, learning_rate=args.lr, optimizer=optimizer, sr=nqs.SR(diag_shift=args.diag_shift),
+                n_chains=args.chains, steps=steps, seed=alpha, learning_rate=args.lr, optimizer=optimizer, sr=nqs.SR(diag_shift=args.diag_shift, momentum=args.momentum),
                 out=out, exact=ref.energy_per_site,
             )
         rows.append((alpha, result.n_params, result.energy_per_site, result.error, result.v_score, result.wall_time, out))

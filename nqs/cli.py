@@ -67,6 +67,7 @@ RUN_OPTIONS = {
     "steps": (int, "positive", 300),
     "lr": (float, "positive", 0.05),
     "diag_shift": (float, "non-negative", 0.01),
+    "momentum": (float, "non-negative", 0.0),
     "schedule": (str, ("none", "carleo-troyer"), "none"),
     "solver": (str, ("auto", "dense", "kernel", "cg"), "auto"),
     "seed": (int, None, 0),
@@ -132,6 +133,8 @@ def build_parser():
     run.add_argument("--steps", type=_positive_int, help="optimisation steps (default 300; with --resume: the total)")
     run.add_argument("--lr", type=_positive_float, help="learning rate (default 0.05)")
     run.add_argument("--diag-shift", type=float, help="constant SR diagonal shift (default 0.01)")
+    run.add_argument("--momentum", type=float,
+                     help="SPRING's momentum mu in [0, 1) on the SR direction (default 0: plain SR)")
     run.add_argument("--schedule", choices=["none", "carleo-troyer"],
                      help="add Carleo-Troyer's lambda(p) = max(100*0.9^p, 1e-4) on S_kk")
     run.add_argument("--solver", choices=["auto", "dense", "kernel", "cg"], help="SR solver (default auto)")
@@ -209,7 +212,10 @@ def cmd_run(args) -> int:
         "dbm": lambda: nqs.DBM(alpha_hidden=o["alpha"], alpha_deep=o["alpha_deep"],
                                dtype="float32" if o["float32"] else "float64"),
     }[o["model"]]()
-    sr = nqs.SR(solver=o["solver"], diag_shift=o["diag_shift"], schedule=None if o["schedule"] == "none" else o["schedule"])
+    sr = nqs.SR(solver=o["solver"], diag_shift=o["diag_shift"], schedule=None if o["schedule"] == "none" else o["schedule"],
+                momentum=o["momentum"])
+    if hasattr(model, "check_hamiltonian"):  # refuse an impossible pairing before the exact diagonalisation
+        model.check_hamiltonian(H)
     exact, exact_label = None, ""
     if not args.no_exact:
         if H.n_sites <= nqs.MAX_ED_SITES:

@@ -66,10 +66,13 @@ CACHE_FACTORS = 2**19  # ratio factors per local-energy batch on a CPU (VMC._cac
 
 
 class VMCState(NamedTuple):
-    """Everything a VMC run needs to continue: parameters, optimizer and sampler state, step count."""
+    """Everything a VMC run needs to continue: parameters, optimizer state, the last SR direction
+    (``direction``: SPRING's memory, flat; None unless ``SR(momentum > 0)``), sampler state and
+    step count."""
 
     params: Any
     opt_state: Any
+    direction: Any
     sampler: SamplerState
     step: jax.Array
 
@@ -144,7 +147,9 @@ class VMC:
         sstate = sstate._replace(sigma=shard_chains(sstate.sigma))
         sstate = self._thermalize(params, sstate)
         opt_state = self.make_optimizer().init(params)
-        return VMCState(params=params, opt_state=opt_state, sampler=sstate, step=jnp.zeros((), jnp.int32))
+        direction = jnp.zeros_like(ravel_pytree(params)[0]) if self.sr.momentum > 0 else None
+        return VMCState(params=params, opt_state=opt_state, direction=direction, sampler=sstate,
+                        step=jnp.zeros((), jnp.int32))
 
     def _thermalize(self, params, sstate):
         if self.sampler.n_thermalize == 0:
@@ -230,7 +235,8 @@ class VMC:
                 params, state.sampler, self.sampler.n_discard
             )
             O = self.model.log_derivative_blocks(params, tables, sigma, caches)
-            delta = natural_gradient(self.sr, O, e_loc, state.step, real, diag_shift=diag_shift)
+            delta = natural_gradient(self.sr, O, e_loc, state.step, real, diag_shift=diag_shift,
+                                     previous=state.direction)
             flat, unravel = ravel_pytree(params)
             delta_tree = unravel(delta.astype(flat.dtype))
             updates, opt_state = optimizer.update(delta_tree, state.opt_state, params)
@@ -242,7 +248,8 @@ class VMC:
                 & self.hamiltonian.plausible_energy(info["energy_per_site"])
                 & jnp.all(jnp.isfinite(ravel_pytree(new_params)[0]))
             )
-            return VMCState(new_params, opt_state, sstate, state.step + 1), info
+            direction = None if state.direction is None else delta.astype(state.direction.dtype)
+            return VMCState(new_params, opt_state, direction, sstate, state.step + 1), info
 
         def step(state: VMCState, diag_shift=None, lr_scale=1.0):
             shift = self.sr.diag_shift if diag_shift is None else diag_shift
@@ -503,9 +510,11 @@ def _recover(vmc, state, previous, p, info, recovery, max_failures, history, eve
             history[c].pop()
         if writer:
             writer.truncate(len(history["energy_per_site"]))
-    # fresh samples for the retry
+    # fresh samples for the retry, and no momentum: the directions that led here are forgotten
     key = jax.random.fold_in(state.sampler.key, 1_000_003 * recovery.failures)
     state = state._replace(sampler=state.sampler._replace(key=key))
+    if state.direction is not None:
+        state = state._replace(direction=jnp.zeros_like(state.direction))
     event = {
         "step": p,
         "kind": "non-finite or unphysical energy" if energy_bad else
@@ -602,7 +611,7 @@ def measure(path, rounds: int = 16, *, name: str = "main", seed: int = 1) -> Mea
     vmc, exact = _vmc_from_config(ckpt["config"], None, ckpt.get("exact"))
     template = vmc.model.init(jax.random.PRNGKey(0), vmc.hamiltonian.n_sites)
     p_leaves, p_def = jax.tree_util.tree_flatten(template)
-    stored = ckpt["leaves"]  # VMCState(params, opt_state, sampler=(sigma, key), step) in tree order
+    stored = ckpt["leaves"]  # VMCState(params, opt_state, direction, sampler=(sigma, key), step) in tree order
     if len(stored) < len(p_leaves) + 3 or any(np.shape(a) != np.shape(b) for a, b in zip(stored, p_leaves)):
         raise ValueError(f"{path}: the checkpoint does not match the run's configuration (another nqs version?)")
     params = jax.tree_util.tree_unflatten(p_def, [jnp.asarray(a, dtype=b.dtype) for a, b in zip(stored, p_leaves)])

@@ -55,6 +55,7 @@ def test_run_with_the_symmetric_feedforward_network_from_a_config_file(tmp_path)
         (["run", "--model", "rbmsymm", "--symmetries", "rotations"], "symmetries"),
         (["run", "--model", "rbm", "--symmetries", "space_group"], "--model rbmsymm"),
         (["run", "--model", "dbm", "--no-marshall"], "Marshall sign rule"),
+        (["run", "--momentum", "1"], "momentum must be in [0, 1)"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, args, message):

@@ -151,6 +151,7 @@ def test_empty_deep_layer_is_the_rbm():
     np.testing.assert_allclose(runs[0][2], runs[1][2], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_dbm_lowers_the_4x4_energy():
     lattice = nqs.Square(4, 4)
     result = nqs.ground_state(

@@ -29,14 +29,17 @@ def run_cli(*args, cwd):
 
 
 def test_resume_after_a_cut_reproduces_the_uninterrupted_run(tmp_path):
-    full = nqs.ground_state(H8, nqs.RBM(alpha=1), steps=20, out=str(tmp_path / "full.h5"), **SMALL)
+    # with SPRING's momentum, so that the checkpoint must carry the last SR direction too (without
+    # it, the state is the same less VMCState.direction)
+    sr = nqs.SR(momentum=0.9)
+    full = nqs.ground_state(H8, nqs.RBM(alpha=1), steps=20, out=str(tmp_path / "full.h5"), sr=sr, **SMALL)
 
     def cut(step, info):
         if step == 12:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        nqs.ground_state(H8, nqs.RBM(alpha=1), steps=20, out=str(tmp_path / "cut.h5"), callback=cut, **SMALL)
+        nqs.ground_state(H8, nqs.RBM(alpha=1), steps=20, out=str(tmp_path / "cut.h5"), callback=cut, sr=sr, **SMALL)
     partial = nqs.load(tmp_path / "cut.h5").runs["main"]
     assert not partial.finished and len(partial.history["energy_per_site"]) == 13
 

@@ -91,7 +91,7 @@ def test_ffnnsymm_log_derivatives_in_closed_form_and_invariance(symmetries):
 
 @pytest.mark.parametrize("model, lr, steps", [
     (nqs.DeepFFNN(widths=(2,)), 0.05, 60),
-    (nqs.FFNNSymm(nqs.Square(4, 4), alpha=8, activation="logcosh"), 0.02, 60),
+    pytest.param(nqs.FFNNSymm(nqs.Square(4, 4), alpha=8, activation="logcosh"), 0.02, 60, marks=pytest.mark.slow),
 ], ids=["DeepFFNN", "FFNNSymm"])
 def test_feedforward_ansatz_lowers_the_4x4_energy(model, lr, steps):
     """From a fixed seed, a short run reaches relative error <= 5e-3 against ED (measured after 60

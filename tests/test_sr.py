@@ -53,6 +53,38 @@ def test_solvers_give_the_same_update(n_samples, dtype, schedule):
         assert np.linalg.norm(delta - reference) / norm < 1e-8, name
 
 
+@pytest.mark.parametrize("case, schedule", [("complex", None), ("real", "carleo-troyer"),
+                                            ("real parameters, complex O", None)])
+def test_spring_momentum_is_sr_pulled_towards_the_previous_direction(case, schedule):
+    """SPRING (SR(momentum=mu)): delta = (S + D)^{-1} (F + D mu delta_prev), by every solver, from
+    the blocks and from the matrix; the local energies less O mu delta_prev carry the momentum."""
+    model = nqs.RBM(alpha=2, dtype="float64" if case == "real" else "complex128", scale=0.2)
+    blocks, e_loc = _problem(model, 100, seed=5)
+    real = case != "complex"
+    step, mu, shift = 30, 0.8, 1e-2
+    scale = float(nqs.SR(schedule=schedule).shift_scale(step))
+    O = np.asarray(materialize(blocks))
+    rng = np.random.default_rng(2)
+    previous = rng.normal(size=O.shape[1])
+    if not real:
+        previous = previous + 1j * rng.normal(size=O.shape[1])
+    S = (O.conj().T @ O) / len(e_loc) - np.outer(O.conj().mean(0), O.mean(0))
+    F = (O.conj().T @ np.asarray(e_loc)) / len(e_loc) - O.conj().mean(0) * np.mean(e_loc)
+    if real:
+        S, F = S.real, F.real
+    D = shift + scale * np.diag(S).real
+    reference = np.linalg.solve(S + np.diag(D), F + D * mu * previous)
+    plain = np.linalg.solve(S + np.diag(D), F)
+    assert np.linalg.norm(reference - plain) > 0.1 * np.linalg.norm(reference)  # the momentum matters here
+    for solver in ("dense", "kernel", "cg"):
+        sr = nqs.SR(solver=solver, diag_shift=shift, schedule=schedule, cg_tol=1e-14, cg_maxiter=5000, momentum=mu)
+        for name, o in (("blocks", blocks), ("matrix", materialize(blocks))):
+            delta = np.asarray(natural_gradient(sr, o, e_loc, step, real, previous=jnp.asarray(previous)))
+            assert np.linalg.norm(delta - reference) / np.linalg.norm(reference) < 1e-8, (solver, name)
+    with pytest.raises(ValueError, match="momentum"):
+        nqs.SR(momentum=1.0)
+
+
 def test_carleo_troyer_schedule():
     sr = nqs.SR(schedule="carleo-troyer")
     assert float(sr.shift_scale(0)) == pytest.approx(100.0)
