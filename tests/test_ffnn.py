@@ -89,9 +89,10 @@ def test_ffnnsymm_log_derivatives_in_closed_form_and_invariance(symmetries):
     assert changed == (symmetries == "translations")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, lr, steps", [
     (nqs.DeepFFNN(widths=(2,)), 0.05, 60),
-    pytest.param(nqs.FFNNSymm(nqs.Square(4, 4), alpha=8, activation="logcosh"), 0.02, 60, marks=pytest.mark.slow),
+    (nqs.FFNNSymm(nqs.Square(4, 4), alpha=8, activation="logcosh"), 0.02, 60),
 ], ids=["DeepFFNN", "FFNNSymm"])
 def test_feedforward_ansatz_lowers_the_4x4_energy(model, lr, steps):
     """From a fixed seed, a short run reaches relative error <= 5e-3 against ED (measured after 60
@@ -101,6 +102,17 @@ def test_feedforward_ansatz_lowers_the_4x4_energy(model, lr, steps):
     r = nqs.ground_state(H, model, n_samples=1024, steps=steps, seed=0, learning_rate=lr,
                          sr=nqs.SR(diag_shift=1e-3), progress=False, exact=-0.70178020, eval_rounds=2)
     assert r.relative_error <= 5e-3, (r.energy_per_site, r.error)
+    assert r.history["energy_per_site"][-10:].mean() < r.history["energy_per_site"][:3].mean() - 0.05
+
+
+def test_deep_feedforward_network_finds_the_4x2_ground_state():
+    """The default suite's optimisation of the generic path (full re-evaluation, automatic
+    differentiation): 60 steps of the DeepFFNN on the 4x2 torus, from a fixed seed, to relative error
+    <= 1e-3 against ED (measured 2.9e-5); the 4x4 runs above are in ``pytest -m slow``."""
+    H = nqs.Heisenberg(nqs.Square(4, 2))
+    r = nqs.ground_state(H, nqs.DeepFFNN(widths=(2,)), n_samples=512, steps=60, seed=0, learning_rate=0.05,
+                         sr=nqs.SR(diag_shift=1e-3), progress=False, exact=nqs.ground_state_energy(H), eval_rounds=2)
+    assert r.relative_error <= 1e-3, (r.energy_per_site, r.error)
     assert r.history["energy_per_site"][-10:].mean() < r.history["energy_per_site"][:3].mean() - 0.05
 
 

@@ -41,6 +41,7 @@ def test_measure_agrees_with_the_exact_expectation_of_the_stored_state(ground_st
         nqs.measure(path, rounds=0)
 
 
+@pytest.mark.slow
 def test_plain_rbm_lowers_the_4x4_energy():
     """Carleo & Troyer's RBM without symmetry, alpha = 1, from a fixed seed: rel. error <= 5e-3 in 300
     steps (measured 3.4e-3; it plateaus near 3e-3 however long it runs, README)."""
