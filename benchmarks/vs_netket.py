@@ -4,7 +4,9 @@ Settings on both sides (the core issue's benchmark): spin-1/2 Heisenberg on the 
 square lattice with the Marshall sign rule, complex RBM alpha = 1, 1008 samples on 16 chains,
 Metropolis exchange moves between nearest neighbours, 5 discarded sweeps per chain and step,
 SR with diagonal shift 0.01 and learning rate 0.01 (plain SGD on the SR direction). NetKet uses its
-SR preconditioner with the on-the-fly quantum geometric tensor and CG (``nk.driver.VMC``);
+SR preconditioner with the on-the-fly quantum geometric tensor and CG (``nk.driver.VMC``), or with
+``--netket-driver vmc_sr`` its ``nk.driver.VMC_SR`` (the minSR kernel and a Cholesky solve when
+samples <= parameters, which NetKet's own warning recommends for 6x6 and 10x10);
 nqs chooses its SR solver automatically (``SR.choose``: dense S on 4x4, the minSR kernel on 6x6 and
 10x10, both exact solves).
 
@@ -23,6 +25,7 @@ counterpart (NetKet cannot sample its deep units).
     python benchmarks/vs_netket.py --model rbmsymm --alpha 4 --sizes 10 --energy-steps 0
     python benchmarks/vs_netket.py --model ffnn --alpha 1 --sizes 4,6 --energy-steps 0
     python benchmarks/vs_netket.py --parts             # and where nqs's step goes (sampling, E_loc, SR)
+    python benchmarks/vs_netket.py --netket-driver vmc_sr --energy-steps 0   # against NetKet's minSR driver
 """
 
 from __future__ import annotations
@@ -66,8 +69,11 @@ def netket_model(name, L, alpha):
     return nqs.as_flax(nqs_model(name, L, alpha), n_sites=L * L)
 
 
-def netket_driver(L, seed=0, n_samples=N_SAMPLES, n_chains=N_CHAINS, params=None, model="rbm", alpha=1):
-    """NetKet's VMC driver for the benchmark problem; ``params`` (nqs RBM parameters) sets the start."""
+def netket_driver(L, seed=0, n_samples=N_SAMPLES, n_chains=N_CHAINS, params=None, model="rbm", alpha=1, driver="qgt"):
+    """NetKet's VMC driver for the benchmark problem; ``params`` (nqs RBM parameters) sets the start.
+    ``driver``: "qgt" (``nk.driver.VMC`` with the SR preconditioner, QGTOnTheFly + CG) or "vmc_sr"
+    (``nk.driver.VMC_SR``, which NetKet recommends when samples <= parameters: it picks the minSR
+    kernel there, with a Cholesky solve)."""
     H = nqs.Heisenberg(nqs.Square(L, L))
     graph = H.lattice.to_netket()
     hi = H.netket_hilbert()
@@ -77,12 +83,14 @@ def netket_driver(L, seed=0, n_samples=N_SAMPLES, n_chains=N_CHAINS, params=None
     vs = nk.vqs.MCState(sampler, net, n_samples=n_samples, n_discard_per_chain=N_DISCARD, seed=seed, sampler_seed=seed)
     if params is not None:
         vs.parameters = {"Dense": {"kernel": params["W"], "bias": params["b"]}, "visible_bias": params["a"]}
+    if driver == "vmc_sr":
+        return nk.driver.VMC_SR(op, nk.optimizer.Sgd(learning_rate=LR), diag_shift=DIAG_SHIFT, variational_state=vs), vs, op
     sr = nk.optimizer.SR(qgt=nk.optimizer.qgt.QGTOnTheFly, diag_shift=DIAG_SHIFT, holomorphic=True)
     return nk.driver.VMC(op, nk.optimizer.Sgd(learning_rate=LR), variational_state=vs, preconditioner=sr), vs, op
 
 
-def time_netket(L, steps, warmup=3, n_samples=N_SAMPLES, n_chains=N_CHAINS, model="rbm", alpha=1):
-    driver, vs, _ = netket_driver(L, n_samples=n_samples, n_chains=n_chains, model=model, alpha=alpha)
+def time_netket(L, steps, warmup=3, n_samples=N_SAMPLES, n_chains=N_CHAINS, model="rbm", alpha=1, driver="qgt"):
+    driver, vs, _ = netket_driver(L, n_samples=n_samples, n_chains=n_chains, model=model, alpha=alpha, driver=driver)
     stamps = []
 
     def record(step, log_data, drv):
@@ -186,18 +194,23 @@ def main(argv=None):
     ap.add_argument("--netket-steps-large", type=int, default=5, help="timed NetKet steps for L >= 8")
     ap.add_argument("--energy-steps", type=int, default=300, help="full optimisation on 4x4, RBM only (0: skip)")
     ap.add_argument("--parts", action="store_true", help="also time nqs's sampling, local energies and SR apart")
+    ap.add_argument("--netket-driver", default="qgt", choices=["qgt", "vmc_sr"],
+                    help="NetKet's SR: VMC with QGTOnTheFly + CG (default), or VMC_SR (its minSR kernel when "
+                         "samples <= parameters, which NetKet recommends there)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     alpha = int(args.alpha) if args.alpha == int(args.alpha) else args.alpha
     print(f"# machine: {platform.machine()}, {platform.processor() or 'cpu'}, jax devices {jax.devices()}")
-    print(f"# netket {nk.__version__}, jax {jax.__version__}; {args.model} alpha={alpha} complex, {N_SAMPLES} "
+    print(f"# netket {nk.__version__} ({'VMC_SR' if args.netket_driver == 'vmc_sr' else 'VMC + QGTOnTheFly'}), "
+          f"jax {jax.__version__}; {args.model} alpha={alpha} complex, {N_SAMPLES} "
           f"samples, {N_CHAINS} chains, SR shift {DIAG_SHIFT}, lr {LR}")
     rows = []
     for L in sizes:
         settings = dict(model=args.model, alpha=alpha)
         n_params = nqs_model(args.model, L, alpha).n_params(L * L)
         t_nqs = time_nqs(L, args.timed_steps, **settings)
-        t_nk = time_netket(L, args.timed_steps if L < 8 else args.netket_steps_large, **settings)
+        t_nk = time_netket(L, args.timed_steps if L < 8 else args.netket_steps_large, driver=args.netket_driver,
+                           **settings)
         rows.append((L, n_params, t_nk, t_nqs))
         print(f"  {L}x{L}: netket {t_nk * 1e3:.1f} ms/step, nqs {t_nqs * 1e3:.1f} ms/step", flush=True)
     print()
