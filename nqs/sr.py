@@ -537,7 +537,7 @@ def _solve_refined(A_low, matvec, b, tol, fallback):
     low = A_low.dtype
     # LAPACK reads the matrix column by column, and XLA builds it row by row: handing it A^T (= conj A
     # for Hermitian A) makes the column-major operand the matrix already in memory, where A itself
-    # costs a transposing copy (12-23 ms of a 30 ms factorisation of the 6x6 RBM's 1008 x 1008
+    # costs a transposing copy (12-23 ms on top of the 26 ms factorisation of the 6x6 RBM's 1008 x 1008
     # kernel on a 2-core CPU). Its factor L' (L' L'^H = conj A) solves A x = r as x = conj(L'^-H L'^-1 conj r).
     L = jax.lax.linalg.cholesky(A_low.T, symmetrize_input=False)
     b_norm = jnp.linalg.norm(b)
