@@ -234,17 +234,18 @@ def _in_double(blocks, e_loc):
     in its near-null directions X v ~ 0 damps the perturbation. The direction is cast back to the
     parameters' precision by the caller.
     """
+    return [(b[0],) + tuple(_double(x) for x in b[1:]) for b in blocks], _double(e_loc)
+
+
+def _double(x):
+    """x in double precision (complex64 -> complex128, float32 -> float64) when x64 is on; else x."""
     if not jax.config.jax_enable_x64:
-        return blocks, e_loc
-
-    def up(x):
-        if x.dtype == jnp.complex64:
-            return x.astype(jnp.complex128)
-        if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != jnp.float64:
-            return x.astype(jnp.float64)
         return x
-
-    return [(b[0],) + tuple(up(x) for x in b[1:]) for b in blocks], up(e_loc)
+    if x.dtype == jnp.complex64:
+        return x.astype(jnp.complex128)
+    if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != jnp.float64:
+        return x.astype(jnp.float64)
+    return x
 
 
 def natural_gradient(sr: SR, O, e_loc, step, real_params: bool, diag_shift=None, previous=None):
@@ -271,7 +272,7 @@ def natural_gradient(sr: SR, O, e_loc, step, real_params: bool, diag_shift=None,
     blocks, e_loc = _in_double(blocks, e_loc)
     bar = None
     if sr.momentum > 0 and previous is not None:
-        bar = sr.momentum * _in_double([], previous)[1]
+        bar = sr.momentum * _double(previous)
     if e_loc.ndim == 2:
         if sr.replica_metric == "cross":
             return _replica_dense(sr, shift, materialize(blocks), e_loc, step, real_params, bar)
