@@ -24,6 +24,7 @@ _jax.config.update("jax_enable_x64", True)
 from .exact import MAX_ED_SITES, ground_state_energy  # noqa: E402
 from .hamiltonian import NETKET_UNIT, Heisenberg  # noqa: E402
 from .io import NQSFileError, load  # noqa: E402
+from .lanczos import LanczosStep, lanczos_step  # noqa: E402
 from .lattice import Square, parse_lattice  # noqa: E402
 from .models import DBM, FFNN, RBM, DeepFFNN, FFNNSymm, RBMSymm, as_flax  # noqa: E402
 from .references import reference_energy  # noqa: E402
@@ -37,7 +38,7 @@ from .vmc import VMC, DivergenceError, Measurement, Result, VMCState, ground_sta
 __version__ = "0.1.0"
 
 __all__ = [
-    "DBM", "DeepFFNN", "FFNN", "FFNNSymm", "dmrg_ground_state", "run_bench", "Heisenberg", "MAX_ED_SITES", "as_flax", "Metropolis", "NETKET_UNIT", "NQSFileError", "RBM", "RBMSymm", "Result",
+    "DBM", "DeepFFNN", "FFNN", "FFNNSymm", "dmrg_ground_state", "run_bench", "Heisenberg", "LanczosStep", "lanczos_step", "MAX_ED_SITES", "as_flax", "Metropolis", "NETKET_UNIT", "NQSFileError", "RBM", "RBMSymm", "Result",
     "SR", "SamplerState", "DivergenceError", "Measurement", "measure", "resume", "Square", "VMC", "VMCState", "ground_state", "ground_state_energy", "load",
     "parse_lattice", "reference_energy", "statistics",
 ]

@@ -7,6 +7,7 @@ summarises a result file.
     nqs run --resume run.h5                  # continue a run from its last checkpoint
     nqs show run.h5                          # summary table and convergence figure
     nqs show run.h5 --measure 16             # ... and the final state's energy on 16x the samples
+    nqs show run.h5 --lanczos 4              # ... and one Lanczos step on it, with the zero-variance estimate
     nqs bench                                # every ansatz vs ED, DMRG and published energies
     nqs ads schwarzschild | qcd --seeds 10   # AdS/CFT as a deep network (nqs.ads)
 
@@ -152,6 +153,9 @@ def build_parser():
     show.add_argument("--png", help="figure path (default: FILE with .png)")
     show.add_argument("--measure", type=_positive_int, metavar="ROUNDS",
                       help="re-measure each run's last checkpointed state on ROUNDS x its samples per step")
+    show.add_argument("--lanczos", type=_positive_int, metavar="ROUNDS",
+                      help="one Lanczos step on each run's last checkpointed state, on ROUNDS x its samples per step "
+                           "(nqs.lanczos_step: a lower variational energy, and the zero-variance extrapolation)")
     add_bench_parser(sub)
     from .ads.cli import add_parser as add_ads_parser
 
@@ -280,6 +284,23 @@ def cmd_show(args) -> int:
             rel = f", rel. error {abs(m.energy_per_site - ref) / abs(ref):.2e}" if ref is not None else ""
             print(f"{name}: E/N = {m.energy_per_site:.6f} ± {m.error:.6f} on {m.n_samples} fresh samples at step "
                   f"{m.step}{rel}, V-score {m.v_score:.2e}")
+    if args.lanczos:
+        print()
+        for name, rec in data.runs.items():
+            if rec.checkpoint_step is None:
+                continue
+            try:
+                ls = nqs.lanczos_step(args.file, rounds=args.lanczos, name=name, progress=True)
+            except nqs.lanczos.UnsupportedModel as exc:
+                print(f"{name}: {exc}")
+                continue
+            ref = exact if exact is not None else ls.exact
+            rel = (lambda e: f" (rel. error {abs(e - ref) / abs(ref):.2e})") if ref is not None else (lambda e: "")
+            print(f"{name}, one Lanczos step on {ls.n_samples} fresh samples at step {ls.step}: "
+                  f"E/N = {ls.energy_per_site:.6f} ± {ls.error:.6f}{rel(ls.energy_per_site)} -> "
+                  f"{ls.lanczos_energy_per_site:.6f} ± {ls.lanczos_error:.6f}{rel(ls.lanczos_energy_per_site)}, "
+                  f"variance {ls.variance:.4g} -> {ls.lanczos_variance:.4g}; zero-variance extrapolation "
+                  f"{ls.extrapolated_energy_per_site:.6f} ± {ls.extrapolated_error:.6f}{rel(ls.extrapolated_energy_per_site)}")
     if first is not None:
         plot_convergence(first.history, png, exact=exact, title=f"{data.system.get('lattice')}: {first.name}")
         print(f"wrote {png}")

@@ -603,10 +603,21 @@ def measure(path, rounds: int = 16, *, name: str = "main", seed: int = 1) -> Mea
     parameters), each round after the sampler's discarded sweeps; ``seed`` is folded into their key,
     so different seeds give independent measurements. Nothing is written to the file.
     """
-    from .io import read_checkpoint
-
     if not isinstance(rounds, (int, np.integer)) or isinstance(rounds, bool) or rounds < 1:
         raise ValueError(f"measure: rounds must be a positive integer, got {rounds!r}")
+    vmc, params, sstate, step, exact = stored_state(path, name=name, seed=seed)
+    energy, error, variance = _estimate(vmc, params, sstate, rounds)
+    N = vmc.hamiltonian.n_sites
+    return Measurement(energy_per_site=energy, error=error, variance=variance,
+                       v_score=float(v_score(energy * N, variance, N)),
+                       n_samples=rounds * vmc.n_samples_actual, step=step, exact=exact)
+
+
+def stored_state(path, *, name: str = "main", seed: int = 1):
+    """The problem, parameters and chains of the last checkpoint of ``runs/<name>``:
+    ``(vmc, params, sampler_state, step, exact)``, the sampler's key folded with ``seed``."""
+    from .io import read_checkpoint
+
     ckpt = read_checkpoint(path, name)
     vmc, exact = _vmc_from_config(ckpt["config"], None, ckpt.get("exact"))
     template = vmc.model.init(jax.random.PRNGKey(0), vmc.hamiltonian.n_sites)
@@ -618,11 +629,7 @@ def measure(path, rounds: int = 16, *, name: str = "main", seed: int = 1) -> Mea
     real = jnp.real(p_leaves[0]).dtype
     sstate = SamplerState(sigma=shard_chains(jnp.asarray(stored[-3], real)),
                           key=jax.random.fold_in(jnp.asarray(stored[-2]), seed))
-    energy, error, variance = _estimate(vmc, params, sstate, rounds)
-    N = vmc.hamiltonian.n_sites
-    return Measurement(energy_per_site=energy, error=error, variance=variance,
-                       v_score=float(v_score(energy * N, variance, N)),
-                       n_samples=rounds * vmc.n_samples_actual, step=int(stored[-1]), exact=exact)
+    return vmc, params, sstate, int(stored[-1]), exact
 
 
 def _vmc_from_config(config: dict, optimizer, exact):

@@ -16,12 +16,22 @@ EXACT_4x4 = -0.70178020  # Sandvik 1997, per site, S.S units
 _CACHE_OPTIONS = {"jax_persistent_cache_min_compile_time_secs": 0.0, "jax_persistent_cache_min_entry_size_bytes": 0}
 
 
+# LLVM's optimisation of the compiled CPU code takes much of each compilation and buys speed only for
+# long runs: the suite's small VMC steps are compiled once and run a few dozen times, so it compiles
+# them unoptimised (a quarter off the CLI, fault and file tests, 120 s -> 88 s, 2026-11-29). The
+# numbers do not change (no fast-math either way); a user's own XLA_FLAGS setting of it wins.
+_TEST_XLA_FLAG = "--xla_backend_optimization_level=0"
+
+
 def pytest_configure(config):
     """One compilation cache for the whole run: the pytest-xdist workers (``-n auto`` in pyproject.toml)
     and the command-line subprocesses the tests start all compile the same small VMC steps, and each
     compiles them once instead of once per process. The first process (the controller) makes the
     directory and hands it down through the environment, which jax reads when a worker or subprocess
     imports it; a cache the user set is left alone."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_optimization_level" not in flags:  # read when the backend starts, after this
+        os.environ["XLA_FLAGS"] = f"{flags} {_TEST_XLA_FLAG}".strip()
     if "JAX_COMPILATION_CACHE_DIR" in os.environ:  # a worker of this run, or the user's own cache
         return
     config._nqs_cache_dir = tempfile.mkdtemp(prefix="nqs-tests-jax-cache-")  # removed by this process
@@ -55,18 +65,57 @@ def sz0_basis(n_sites):
     return np.array(states)
 
 
-def dense_heisenberg(lattice, basis, marshall=True):
-    """H = sum_<ij> S_i.S_j written out as a matrix on the given basis (Marshall sign on the exchange)."""
+def heisenberg_matrix(lattice, basis, marshall=True):
+    """H = sum_<ij> S_i.S_j as a sparse matrix on the given basis (Marshall sign on the exchange)."""
+    from scipy import sparse
+
     index = {tuple(s): k for k, s in enumerate(basis)}
-    Hm = np.zeros((len(basis), len(basis)))
+    rows, cols, vals = [], [], []
     for k, s in enumerate(basis):
+        diag = 0.0
         for i, j in lattice.bonds:
-            Hm[k, k] += 0.25 * s[i] * s[j]
+            diag += 0.25 * s[i] * s[j]
             if s[i] != s[j]:
                 t = s.copy()
                 t[[i, j]] = t[[j, i]]
-                Hm[index[tuple(t)], k] += -0.5 if marshall else 0.5
-    return Hm
+                rows.append(index[tuple(t)])
+                cols.append(k)
+                vals.append(-0.5 if marshall else 0.5)
+        rows.append(k)
+        cols.append(k)
+        vals.append(diag)
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(len(basis), len(basis)))
+
+
+def dense_heisenberg(lattice, basis, marshall=True):
+    """``heisenberg_matrix`` written out as a dense array."""
+    return heisenberg_matrix(lattice, basis, marshall).toarray()
+
+
+def cli_in_process(args, cwd, monkeypatch, capsys):
+    """``nqs <args>`` through the command line's own ``main`` in this process: (exit code, stdout,
+    stderr). For the bad-input cases, which fail before any work, the interpreter start of a new
+    process would be most of their cost; the tests that run the real command keep a subprocess."""
+    from nqs.cli import main
+
+    monkeypatch.chdir(cwd)
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own errors leave through the parser's exit
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+SHORT_RUN_STEPS = 30
+
+
+def short_run_4x4(out):
+    """A short 4x4 RBMSymm run written to ``out``: the file tests and the Lanczos step's use the same
+    settings, so that the compilation cache serves the second of them whichever worker it is on."""
+    H = nqs.Heisenberg(nqs.Square(4, 4, pbc=True))
+    return nqs.ground_state(H, nqs.RBMSymm(H.lattice, alpha=2), n_samples=256, steps=SHORT_RUN_STEPS, seed=0,
+                            learning_rate=0.05, out=str(out), progress=False, exact=EXACT_4x4)
 
 
 @pytest.fixture(scope="session")

@@ -106,7 +106,10 @@ def test_shuffle_is_a_uniform_permutation():
 @pytest.fixture(scope="module")
 def short_bh_run(bh_data):
     recipe = ads.SCHWARZSCHILD_RECIPE._replace(epochs=40, batch_size=100, learning_rate=1e-2)
-    return recipe, tr.train(nw.SCHWARZSCHILD, bh_data[0], recipe, seeds=[3, 4, 5], chunk=20, progress=False)
+    # seeds that leave the loss plateau at 0.25 (the network answering 1/2 everywhere) within the first
+    # five epochs; seeds 4 and 5 leave it only near epoch 32, and whether they do within 40 epochs
+    # depends on round-off (the compiler's optimisation level decides it for seed 4)
+    return recipe, tr.train(nw.SCHWARZSCHILD, bh_data[0], recipe, seeds=[3, 7, 8], chunk=20, progress=False)
 
 
 def test_a_short_training_lowers_the_loss(short_bh_run, bh_data):
@@ -121,7 +124,7 @@ def test_an_ensemble_member_equals_the_same_seed_trained_alone(short_bh_run, bh_
     # vmap over seeds changes nothing but the round-off of reductions; Adam's dynamics amplify that
     # exponentially (1e-16 after 5 epochs, 1e-11 after 10, percent after 40), so compare early epochs
     recipe, ensemble = short_bh_run
-    alone = tr.train(nw.SCHWARZSCHILD, bh_data[0], recipe._replace(epochs=5), seeds=[4], progress=False)
+    alone = tr.train(nw.SCHWARZSCHILD, bh_data[0], recipe._replace(epochs=5), seeds=[7], progress=False)
     np.testing.assert_allclose(alone.history[0], ensemble.history[1, :5], rtol=1e-13)
 
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import cli_in_process
 
 import nqs
 
@@ -21,21 +22,21 @@ def test_run_writes_results_and_reports_the_relative_error(tmp_path):
     assert len(data.runs["main"].history["energy_per_site"]) == 20
 
 
-def test_run_with_the_deep_boltzmann_machine(tmp_path):
-    p = nqs_cli("run", "--lattice", "4x2", "--model", "dbm", "--alpha-deep", "0.5", "--steps", "10", "--samples", "128",
-                "--no-progress", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+def test_run_with_the_deep_boltzmann_machine(tmp_path, monkeypatch, capsys):
+    code, _, err = cli_in_process(["run", "--lattice", "4x2", "--model", "dbm", "--alpha-deep", "0.5", "--steps", "10",
+                                   "--samples", "128", "--no-progress"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
     run = nqs.load(tmp_path / "run.h5").runs["main"]
     assert run.config["model"]["type"] == "DBM" and run.params["Wd"].shape == (4, 8)
     assert len(run.history["energy_per_site"]) == 10
 
 
-def test_run_with_the_symmetric_feedforward_network_from_a_config_file(tmp_path):
+def test_run_with_the_symmetric_feedforward_network_from_a_config_file(tmp_path, monkeypatch, capsys):
     """The options from a TOML file (keys with underscores), the command line overriding one of them."""
     (tmp_path / "c.toml").write_text('lattice = "4x2"\nmodel = "ffnnsymm"\nalpha = 2\nsymmetries = "space_group"\n'
                                      'steps = 3\nsamples = 64\nout = "cfg.h5"\n')
-    p = nqs_cli("run", "c.toml", "--steps", "5", "--no-progress", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    code, _, err = cli_in_process(["run", "c.toml", "--steps", "5", "--no-progress"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
     run = nqs.load(tmp_path / "cfg.h5").runs["main"]
     assert run.config["model"]["type"] == "FFNNSymm" and run.config["model"]["symmetries"] == "space_group"
     assert run.params["W"].shape == (2, 8)
@@ -58,16 +59,16 @@ def test_run_with_the_symmetric_feedforward_network_from_a_config_file(tmp_path)
         (["run", "--momentum", "1"], "momentum must be in [0, 1)"),
     ],
 )
-def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, args, message):
-    p = nqs_cli(*args, "--no-progress", cwd=tmp_path)
-    assert p.returncode == 2
-    assert message in p.stderr
-    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys, args, message):
+    code, _, err = cli_in_process([*args, "--no-progress"], tmp_path, monkeypatch, capsys)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "run.h5").exists()
 
 
-def test_existing_output_is_never_overwritten(tmp_path):
+def test_existing_output_is_never_overwritten(tmp_path, monkeypatch, capsys):
     (tmp_path / "run.h5").write_bytes(b"an earlier run")
-    p = nqs_cli("run", "--lattice", "4x2", "--steps", "2", "--no-progress", cwd=tmp_path)
-    assert p.returncode == 2 and "already exists" in p.stderr
+    code, _, err = cli_in_process(["run", "--lattice", "4x2", "--steps", "2", "--no-progress"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and "already exists" in err
     assert (tmp_path / "run.h5").read_bytes() == b"an earlier run"

@@ -17,7 +17,9 @@ print(json.dumps({"devices": len(jax.devices()), "spread": len(sigma.sharding.de
 
 
 def _run(n_devices):
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}")
+    # added to the suite's own flags (conftest), not in their place
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={n_devices}".strip()
+    env = dict(os.environ, XLA_FLAGS=flags)
     p = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     return json.loads(p.stdout.strip().splitlines()[-1])

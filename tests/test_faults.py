@@ -10,6 +10,7 @@ import time
 import h5py
 import numpy as np
 import pytest
+from conftest import cli_in_process
 
 import nqs
 
@@ -52,7 +53,7 @@ def test_resume_after_a_cut_reproduces_the_uninterrupted_run(tmp_path):
     assert rec.finished and len(rec.history["energy_per_site"]) == 20
 
 
-def test_sigkill_leaves_a_readable_file_and_resume_continues(tmp_path):
+def test_sigkill_leaves_a_readable_file_and_resume_continues(tmp_path, monkeypatch, capsys):
     p = cli("run", "--lattice", "4x2", "--samples", "64", "--steps", "100000", "--checkpoint-every", "5",
             "--no-progress", "--no-exact", cwd=tmp_path)
     path = tmp_path / "run.h5"
@@ -74,7 +75,8 @@ def test_sigkill_leaves_a_readable_file_and_resume_continues(tmp_path):
     n = lengths.pop()
     assert n >= 23 and np.all(np.isfinite(rec.history["energy_per_site"]))
     assert rec.attrs["status"] == "running" and rec.checkpoint_step >= 20
-    code, out, err = run_cli("run", "--resume", "run.h5", "--steps", str(rec.checkpoint_step + 3), "--no-progress", cwd=tmp_path)
+    code, out, err = cli_in_process(["run", "--resume", "run.h5", "--steps", str(rec.checkpoint_step + 3), "--no-progress"],
+                                    tmp_path, monkeypatch, capsys)
     assert code == 0, err
     rec = nqs.load(path).runs["main"]
     assert rec.finished and len(rec.history["energy_per_site"]) == rec.checkpoint_step
@@ -162,7 +164,7 @@ def test_unwritable_output_is_refused_before_any_work(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["not-nqs", "truncated", "schema"])
-def test_resume_refuses_files_it_cannot_trust(tmp_path, kind):
+def test_resume_refuses_files_it_cannot_trust(tmp_path, monkeypatch, capsys, kind):
     path = tmp_path / "bad.h5"
     if kind == "not-nqs":
         with h5py.File(path, "w") as f:
@@ -175,7 +177,7 @@ def test_resume_refuses_files_it_cannot_trust(tmp_path, kind):
             with h5py.File(path, "r+") as f:
                 f.attrs["schema_version"] = 99
     before = path.read_bytes()
-    code, out, err = run_cli("run", "--resume", "bad.h5", "--no-progress", cwd=tmp_path)
+    code, out, err = cli_in_process(["run", "--resume", "bad.h5", "--no-progress"], tmp_path, monkeypatch, capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert path.read_bytes() == before
 
@@ -184,21 +186,24 @@ def test_resume_refuses_files_it_cannot_trust(tmp_path, kind):
     "toml, key",
     [('alhpa = 2\n', "alhpa"), ('steps = "300"\n', "steps"), ('alpha = -1\n', "alpha"), ('model = "cnn"\n', "model")],
 )
-def test_bad_config_files_name_the_key(tmp_path, toml, key):
+def test_bad_config_files_name_the_key(tmp_path, monkeypatch, capsys, toml, key):
     (tmp_path / "c.toml").write_text('lattice = "4x2"\n' + toml)
-    code, out, err = run_cli("run", "c.toml", "--no-progress", cwd=tmp_path)
+    code, out, err = cli_in_process(["run", "c.toml", "--no-progress"], tmp_path, monkeypatch, capsys)
     assert code == 2 and f"'{key}'" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "run.h5").exists()
 
 
-def test_show_prints_the_table_and_writes_a_figure(tmp_path):
+def test_show_prints_the_table_and_writes_a_figure(tmp_path, monkeypatch, capsys):
     nqs.ground_state(H8, nqs.RBM(alpha=1), steps=5, out=str(tmp_path / "s.h5"), exact=-0.60251117, **SMALL)
-    code, out, err = run_cli("show", "s.h5", "--measure", "2", cwd=tmp_path)
+    code, out, err = run_cli("show", "s.h5", "--measure", "2", cwd=tmp_path)  # the real command, once
     assert code == 0, err
     assert "| main | finished | 5 |" in out and "rel. error" in out
     assert "main: E/N = -0." in out and "on 128 fresh samples at step 5" in out  # 2 rounds of SMALL's 64
+    code, out, err = cli_in_process(["show", "s.h5", "--lanczos", "2"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert "main, one Lanczos step on 128 fresh samples at step 5: E/N = -0." in out and "zero-variance" in out
     assert (tmp_path / "s.png").stat().st_size > 1000
-    code, out, err = run_cli("show", "missing.h5", cwd=tmp_path)
+    code, out, err = cli_in_process(["show", "missing.h5"], tmp_path, monkeypatch, capsys)
     assert code == 2 and "no such file" in err
 
 

@@ -5,17 +5,26 @@ import numpy as np
 import pytest
 
 import nqs
+from conftest import SHORT_RUN_STEPS, short_run_4x4
 
 
-def test_run_file_holds_history_params_config_and_versions(ground_state_4x4):
-    result, path = ground_state_4x4
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """The file's layout is under test here, not the physics (the converged run of conftest's
+    ``ground_state_4x4`` stays with the VMC tests, on their worker)."""
+    out = tmp_path_factory.mktemp("io") / "run.h5"
+    return short_run_4x4(out), out
+
+
+def test_run_file_holds_history_params_config_and_versions(short_run):
+    result, path = short_run
     with h5py.File(path, "r") as f:
         assert f.attrs["schema_version"] == 1
         assert "S_i.S_j" in f.attrs["energy_unit"]
         assert "jax" in f.attrs["versions"]
         run = f["runs/main"]
         assert run.attrs["status"] == "finished"
-        assert run["history/energy_per_site"].shape == (300,)
+        assert run["history/energy_per_site"].shape == (SHORT_RUN_STEPS,)
         np.testing.assert_allclose(run["history/energy_per_site"][()], result.history["energy_per_site"])
         assert run.attrs["energy_per_site"] == pytest.approx(result.energy_per_site)
         assert f["system"].attrs["n_sites"] == 16
@@ -37,8 +46,8 @@ def test_existing_file_is_not_overwritten(tmp_path):
     assert path.read_bytes() == b"precious"
 
 
-def test_reader_refuses_foreign_and_truncated_files(tmp_path, ground_state_4x4):
-    _, good = ground_state_4x4
+def test_reader_refuses_foreign_and_truncated_files(tmp_path, short_run):
+    _, good = short_run
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
     with pytest.raises(nqs.NQSFileError):
