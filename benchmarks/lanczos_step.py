@@ -3,6 +3,7 @@ final state, against the exact (6x6: ED) or reference energy.
 
     python benchmarks/lanczos_step.py                        # 6x6, RBMSymm 4 filters real, 1000 steps
     python benchmarks/lanczos_step.py --lattice 4x4 --steps 200 --alpha 1
+    python benchmarks/lanczos_step.py --alpha 16 --samples 2016 --steps 3000 --lr-decay 0.1 --rounds 4
 
 Prints a table of psi's energy, phi's (one Lanczos step), the zero-variance extrapolation, their
 relative errors and variances, and the time of each part. The run's file is kept (``--out``), and
@@ -15,6 +16,8 @@ import argparse
 import os
 import time
 
+import optax
+
 import nqs
 
 
@@ -26,6 +29,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--samples", type=int, default=1008)
     ap.add_argument("--lr", type=float, default=0.03)
+    ap.add_argument("--lr-decay", type=float, default=1.0,
+                    help="final learning rate as a fraction of --lr (cosine decay over the steps; 1: constant)")
     ap.add_argument("--diag-shift", type=float, default=1e-3)
     ap.add_argument("--rounds", type=str, default="4,16", help="comma-separated: Lanczos steps on ROUNDS x the samples")
     ap.add_argument("--out", default=None, help="the run's file (default lanczos_<lattice>_alpha<alpha>.h5)")
@@ -36,7 +41,10 @@ def main(argv=None):
     out = args.out or f"lanczos_{args.lattice}_alpha{args.alpha}.h5"
     if not os.path.exists(out):
         model = nqs.RBMSymm(lattice, alpha=args.alpha, dtype="float64", symmetries=args.symmetries)
+        optimizer = None if args.lr_decay == 1 else optax.sgd(optax.cosine_decay_schedule(args.lr, args.steps,
+                                                                                          alpha=args.lr_decay))
         r = nqs.ground_state(H, model, n_samples=args.samples, steps=args.steps, seed=0, learning_rate=args.lr,
+                             optimizer=optimizer,
                              sr=nqs.SR(diag_shift=args.diag_shift), out=out, exact=ref.energy_per_site)
         print(f"run: {r.wall_time:.0f} s, final E/N {r.energy_per_site:.6f} ± {r.error:.6f}")
     print(f"\n{args.lattice} RBMSymm alpha={args.alpha} ({args.symmetries}), reference {ref.energy_per_site} ({ref.kind})")

@@ -101,3 +101,12 @@ def test_lanczos_step_refuses_bad_input(tmp_path):
     dbm = nqs.VMC(H, nqs.DBM(alpha_hidden=1, alpha_deep=1), n_samples=64)
     with pytest.raises(ValueError, match="samples hidden units"):
         local_moments(dbm, None, sz0_basis(LAT.n_sites)[:4])
+
+
+def test_an_eigenstate_is_left_as_it_is():
+    """Zero variance (every local energy the same): H psi adds nothing to the Krylov space, and the
+    step returns psi's energy instead of dividing by the variance."""
+    e = np.full((64, 4), -3.0 + 0j)
+    out = lanczos_estimates(e, np.zeros_like(e), -3.0, 4)
+    assert out["lanczos_energy_per_site"] == out["extrapolated_energy_per_site"] == out["energy_per_site"] == -0.75
+    assert out["lanczos_variance"] == 0 and out["alpha"] == 0
