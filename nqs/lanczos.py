@@ -40,6 +40,7 @@ import numpy as np
 from .models.base import flip
 from .sampler import sample
 from .stats import MIN_BLOCKS
+from .vmc import _relative_error, check_rounds, stored_state
 
 # configurations whose local energies one compiled call computes (the neighbours of a chunk of
 # samples); the local-energy pass chunks them further to stay in cache
@@ -65,23 +66,20 @@ class LanczosStep:
     step: int | None = None
     exact: float | None = None
 
-    def _rel(self, e):
-        return None if self.exact is None else abs(e - self.exact) / abs(self.exact)
-
     @property
     def relative_error(self) -> float | None:
         """psi's |E - E_exact| / |E_exact| when the exact energy is known, else None."""
-        return self._rel(self.energy_per_site)
+        return _relative_error(self.energy_per_site, self.exact)
 
     @property
     def lanczos_relative_error(self) -> float | None:
         """The same for the Lanczos-step state phi."""
-        return self._rel(self.lanczos_energy_per_site)
+        return _relative_error(self.lanczos_energy_per_site, self.exact)
 
     @property
     def extrapolated_relative_error(self) -> float | None:
         """The same for the zero-variance extrapolation."""
-        return self._rel(self.extrapolated_energy_per_site)
+        return _relative_error(self.extrapolated_energy_per_site, self.exact)
 
 
 def lanczos_step(path, rounds: int = 4, *, name: str = "main", seed: int = 1, progress: bool = True) -> LanczosStep:
@@ -94,10 +92,7 @@ def lanczos_step(path, rounds: int = 4, *, name: str = "main", seed: int = 1, pr
     round: 2.2 minutes for 4032 samples of the 10x10 RBMSymm over the space group (4 filters, 138
     neighbours per sample) on two cores.
     """
-    from .vmc import stored_state
-
-    if not isinstance(rounds, (int, np.integer)) or isinstance(rounds, bool) or rounds < 1:
-        raise ValueError(f"lanczos_step: rounds must be a positive integer, got {rounds!r}")
+    check_rounds(rounds, "lanczos_step")
     vmc, params, sstate, step, exact = stored_state(path, name=name, seed=seed)
     _check_model(vmc.model, vmc.hamiltonian.n_sites)
     tables = jax.jit(vmc.hamiltonian.tables, static_argnums=0)(vmc.model, params)
@@ -148,11 +143,9 @@ def local_moments(vmc, tables, sigma, *, shift: float | None = None, progress: b
     # the tables are arguments, not constants folded into the compiled code (the 10x10 RBMSymm's
     # exchange tables hold a million numbers)
     @jax.jit
-    def on_samples(tables, sigma):  # local energies and the ratios psi(s^b)/psi(s) of every anti-aligned bond b
+    def on_samples(tables, sigma):  # local energies and log psi(s^b)/psi(s) for every bond b (read where anti-aligned)
         e, caches = vmc._local_energies(tables, sigma)
-        anti = sigma[:, bonds[:, 0]] != sigma[:, bonds[:, 1]]
-        log_r = jax.vmap(model.log_ratio, in_axes=(None, 0, 0, None))(tables, sigma, caches, jnp.asarray(bonds))
-        return e, jnp.where(anti, jnp.exp(jnp.where(anti, log_r, 0.0)), 0.0)
+        return e, jax.vmap(model.log_ratio, in_axes=(None, 0, 0, None))(tables, sigma, caches, jnp.asarray(bonds))
 
     @jax.jit
     def on_neighbours(tables, sigma):
@@ -172,7 +165,7 @@ def local_moments(vmc, tables, sigma, *, shift: float | None = None, progress: b
         return [np.concatenate(parts) for parts in zip(*outs)] if isinstance(outs[0], tuple) else np.concatenate(outs)
 
     k = min(n, max(1, NEIGHBOURS_PER_CALL // B))
-    e, ratio = batched(on_samples, sigma, k)
+    e, log_r = batched(on_samples, sigma, k)
     # the configurations H connects to each sample: one per anti-aligned bond, built here and
     # evaluated in batches of one compiled shape (aligned bonds, about half of them, cost nothing)
     which, bond = np.nonzero(sigma[:, bonds[:, 0]] != sigma[:, bonds[:, 1]])
@@ -182,20 +175,21 @@ def local_moments(vmc, tables, sigma, *, shift: float | None = None, progress: b
 
         bar = tqdm(total=len(which), desc="Lanczos step", unit="config", unit_scale=True, dynamic_ncols=True)
     e_nb = np.empty(len(which), np.complex128)
-    rows = np.arange(max(1, min(len(which), NEIGHBOURS_PER_CALL * 8)))
-    for start in range(0, len(which), len(rows)):
-        w, b = which[start:start + len(rows)], bond[start:start + len(rows)]
+    size = max(1, min(len(which), NEIGHBOURS_PER_CALL))
+    for start in range(0, len(which), size):
+        w, b = which[start:start + size], bond[start:start + size]
         nb = sigma[w].copy()
-        r = rows[: len(w)]
+        r = np.arange(len(w))
         nb[r, bonds[b, 0]] *= -1
         nb[r, bonds[b, 1]] *= -1
-        e_nb[start:start + len(w)] = batched(on_neighbours, nb, min(len(which), NEIGHBOURS_PER_CALL), bar)
+        e_nb[start:start + len(w)] = batched(on_neighbours, nb, size, bar)
     if bar is not None:
         bar.close()
     e = e.astype(np.complex128)
     shift = float(np.mean(e.real)) if shift is None else float(shift)
     exchange = np.zeros(n, np.complex128)
-    np.add.at(exchange, which, ratio[which, bond].astype(np.complex128) * (e_nb - shift))
+    ratio = np.exp(log_r[which, bond].astype(np.complex128))  # psi(s')/psi(s), the anti-aligned bonds only
+    np.add.at(exchange, which, ratio * (e_nb - shift))
     diag = 0.25 * np.sum(sigma[:, bonds[:, 0]] * sigma[:, bonds[:, 1]], axis=1)
     g = (H.J * diag - shift) * (e - shift) + 0.5 * H.J * H.exchange_sign * exchange
     return e, g, shift

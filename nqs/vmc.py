@@ -603,14 +603,19 @@ def measure(path, rounds: int = 16, *, name: str = "main", seed: int = 1) -> Mea
     parameters), each round after the sampler's discarded sweeps; ``seed`` is folded into their key,
     so different seeds give independent measurements. Nothing is written to the file.
     """
-    if not isinstance(rounds, (int, np.integer)) or isinstance(rounds, bool) or rounds < 1:
-        raise ValueError(f"measure: rounds must be a positive integer, got {rounds!r}")
+    check_rounds(rounds, "measure")
     vmc, params, sstate, step, exact = stored_state(path, name=name, seed=seed)
     energy, error, variance = _estimate(vmc, params, sstate, rounds)
     N = vmc.hamiltonian.n_sites
     return Measurement(energy_per_site=energy, error=error, variance=variance,
                        v_score=float(v_score(energy * N, variance, N)),
                        n_samples=rounds * vmc.n_samples_actual, step=step, exact=exact)
+
+
+def check_rounds(rounds, who: str):
+    """Refuse a round count that is not a positive integer (``measure``, ``lanczos_step``)."""
+    if not isinstance(rounds, (int, np.integer)) or isinstance(rounds, bool) or rounds < 1:
+        raise ValueError(f"{who}: rounds must be a positive integer, got {rounds!r}")
 
 
 def stored_state(path, *, name: str = "main", seed: int = 1):
