@@ -94,11 +94,13 @@ def dense_heisenberg(lattice, basis, marshall=True):
 
 def cli_in_process(args, cwd, monkeypatch, capsys):
     """``nqs <args>`` through the command line's own ``main`` in this process: (exit code, stdout,
-    stderr). For the bad-input cases, which fail before any work, the interpreter start of a new
-    process would be most of their cost; the tests that run the real command keep a subprocess."""
+    stderr), run in ``cwd`` (None: where the test is). For the bad-input cases, which fail before any
+    work, the interpreter start of a new process would be most of their cost; the tests that run the
+    real command keep a subprocess."""
     from nqs.cli import main
 
-    monkeypatch.chdir(cwd)
+    if cwd is not None:
+        monkeypatch.chdir(cwd)
     try:
         code = main(list(args))
     except SystemExit as exc:  # argparse's own errors leave through the parser's exit

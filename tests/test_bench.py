@@ -1,62 +1,25 @@
 """`nqs bench`: one table of every method against the reference, an HDF5 file and a PNG; bad input
 costs one line, exit code 2, and nothing on disk."""
 
-import argparse
 import subprocess
 import sys
 
 import pytest
+from conftest import cli_in_process
 
 import nqs
-from nqs import bench, cli
+from nqs import bench
 
 EXACT_2x4 = -0.6025111717968489  # ED per site, nqs.ground_state_energy (2x4 periodic)
 
-# Until `bench` is registered in nqs/cli.py, the same wiring built here (cli's parser class and its
-# handling of errors); once it is, the tests go through the real `nqs` command.
-_SHIM = """
-import sys
-from nqs import cli
-from nqs.bench import add_parser, main
-ap = cli._Parser(prog="nqs")
-add_parser(ap.add_subparsers(dest="command", required=True, parser_class=cli._Parser))
-args = ap.parse_args(sys.argv[1:])
-try:
-    sys.exit(main(args))
-except (ValueError, TypeError, FileExistsError) as exc:
-    print(f"nqs: error: {exc}", file=sys.stderr)
-    sys.exit(2)
-"""
-
-
-def _bench_is_registered() -> bool:
-    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return "bench" in sub.choices
-
-
 def bench_subprocess(*args, cwd):
-    entry = ["-m", "nqs.cli"] if _bench_is_registered() else ["-c", _SHIM]
-    return subprocess.run([sys.executable, *entry, "bench", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "nqs.cli", "bench", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=600)
 
 
 def bench_in_process(args, capsys):
     """`nqs bench ARGS` in this process (no interpreter start-up): (exit code, stdout, stderr)."""
-    try:
-        if _bench_is_registered():
-            code = cli.main(["bench", *args])
-        else:
-            ap = cli._Parser(prog="nqs")
-            bench.add_parser(ap.add_subparsers(dest="command", required=True, parser_class=cli._Parser))
-            try:
-                code = bench.main(ap.parse_args(["bench", *args]))
-            except (ValueError, TypeError, FileExistsError) as exc:
-                print(f"nqs: error: {exc}", file=sys.stderr)
-                code = cli.EXIT_USAGE
-    except SystemExit as exc:  # argparse's own errors
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return cli_in_process(["bench", *args], None, None, capsys)
 
 
 def test_bench_on_2x4_prints_the_table_and_writes_every_row_and_a_png(tmp_path, capsys, monkeypatch):
