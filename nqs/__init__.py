@@ -16,6 +16,11 @@ import os as _os
 # it must be set before numpy/scipy are first imported.
 _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from . import _malloc  # noqa: E402
+
+# XLA's per-call buffers from the heap rather than fresh pages each call (see nqs/_malloc.py)
+MALLOC_TUNED = _malloc.tune()
+
 import jax as _jax  # noqa: E402
 
 # float64 / complex128 by default: the tests compare with exact answers to 1e-10

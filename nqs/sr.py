@@ -379,7 +379,9 @@ def _kernel_structured(diag_shift, blocks, e_loc, real_params):
         G = G.astype(cast(jnp.zeros((), dtype)).dtype)
         G = G - jnp.mean(G, axis=0, keepdims=True)
         G = G - jnp.mean(G, axis=1, keepdims=True)
-        return G / ns + diag_shift * jnp.eye(ns, dtype=G.dtype)
+        # the shift in G's precision: the VMC step passes it as a traced double, which would
+        # otherwise promote the single-precision kernel (and its factorisation) to double
+        return G / ns + jnp.asarray(diag_shift).astype(G.dtype) * jnp.eye(ns, dtype=G.dtype)
 
     if _mixed(eps, ns):
         o_dot, oh_dot = _block_products(blocks, dtype)

@@ -127,10 +127,16 @@ def test_single_precision_factor_refined_to_double_precision(dtype):
     cond = (np.linalg.norm(O - O.mean(0), 2) ** 2 / n_samples + 1e-2) / 1e-2
     assert cond > 100
     O = blocks if dtype == "complex128" else materialize(blocks)  # the structured and the plain kernel
+    # the shift as the VMC step passes it, a traced double: it must not promote the single-precision
+    # matrix to double (it did, in the structured kernel, until the shift was cast to its dtype)
+    low_potrf = "lapack_spotrf" if real else "lapack_cpotrf"
+    shift = jnp.asarray(1e-2, jnp.float64)
     for solver in ("dense", "kernel"):
         sr = nqs.SR(solver=solver, diag_shift=1e-2)
-        delta = np.asarray(jax.jit(lambda e: natural_gradient(sr, O, e, 0, real))(e_loc))  # noqa: B023
+        solve = jax.jit(lambda e, d: natural_gradient(sr, O, e, 0, real, diag_shift=d))  # noqa: B023
+        delta = np.asarray(solve(e_loc, shift))
         assert np.linalg.norm(delta - reference) / np.linalg.norm(reference) < cond * REFINE_TOL, solver
+        assert low_potrf in solve.lower(e_loc, shift).compile().as_text(), f"{solver}: not factorised in single precision"
 
 
 def test_refined_solve_falls_back_to_double_precision():
