@@ -31,6 +31,7 @@ at the end of a run. The errors are jackknife errors over blocks of each chain (
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import jax
@@ -40,7 +41,7 @@ import numpy as np
 from .models.base import flip
 from .sampler import sample
 from .stats import MIN_BLOCKS
-from .vmc import _relative_error, check_rounds, stored_state
+from .vmc import VMC, _relative_error, check_rounds, stored_state
 
 # configurations whose local energies one compiled call computes (the neighbours of a chunk of
 # samples); the local-energy pass chunks them further to stay in cache
@@ -95,15 +96,11 @@ def lanczos_step(path, rounds: int = 4, *, name: str = "main", seed: int = 1, pr
     check_rounds(rounds, "lanczos_step")
     vmc, params, sstate, step, exact = stored_state(path, name=name, seed=seed)
     _check_model(vmc.model, vmc.hamiltonian.n_sites)
-    tables = jax.jit(vmc.hamiltonian.tables, static_argnums=0)(vmc.model, params)
-
-    @jax.jit
-    def draw(tables, sstate):
-        return sample(vmc.sampler, vmc.model, tables, vmc.hamiltonian, sstate, vmc.n_per_chain, vmc.sampler.n_discard)[:2]
-
+    compiled = _compiled(vmc)
+    tables = compiled.tables(params)
     kept = []
     for _ in range(rounds):
-        sstate, k = draw(tables, sstate)
+        sstate, k = compiled.draw(tables, sstate)
         kept.append(np.asarray(k))
     kept = np.concatenate(kept)  # (rounds * S, C, N + aux), each chain's samples in order
     S, C = kept.shape[:2]
@@ -111,6 +108,49 @@ def lanczos_step(path, rounds: int = 4, *, name: str = "main", seed: int = 1, pr
     e, g, shift = local_moments(vmc, tables, kept[:, :, :N].reshape(S * C, N), progress=progress)
     out = lanczos_estimates(e.reshape(S, C), g.reshape(S, C), shift, N)
     return LanczosStep(**out, n_samples=S * C, step=step, exact=exact)
+
+
+class _Compiled:
+    """The step's compiled functions for one problem (Hamiltonian, ansatz, sampler, samples per
+    chain, chunk size): built once and kept (``_compiled``), so that a second Lanczos step on the
+    same problem, a loop over checkpoints or seeds, compiles nothing."""
+
+    def __init__(self, hamiltonian, model, sampler, n_per_chain, chunk_size):
+        vmc = VMC(hamiltonian, model, sampler=sampler, n_samples=n_per_chain * sampler.n_chains, chunk_size=chunk_size)
+        bonds = jnp.asarray(np.asarray(hamiltonian.lattice.bonds))
+        self.tables = jax.jit(functools.partial(hamiltonian.tables, model))
+
+        @jax.jit
+        def draw(tables, sstate):
+            return sample(sampler, model, tables, hamiltonian, sstate, n_per_chain, sampler.n_discard)[:2]
+
+        # the tables are arguments, not constants folded into the compiled code (the 10x10 RBMSymm's
+        # exchange tables hold a million numbers)
+        @jax.jit
+        def on_samples(tables, sigma):  # local energies and log psi(s^b)/psi(s) for every bond b (read where anti-aligned)
+            e, caches = vmc._local_energies(tables, sigma)
+            return e, jax.vmap(model.log_ratio, in_axes=(None, 0, 0, None))(tables, sigma, caches, bonds)
+
+        @jax.jit
+        def on_neighbours(tables, sigma):
+            return vmc._local_energies(tables, sigma)[0]
+
+        self.draw, self.on_samples, self.on_neighbours = draw, on_samples, on_neighbours
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_for(hamiltonian, model, sampler, n_per_chain, chunk_size):
+    return _Compiled(hamiltonian, model, sampler, n_per_chain, chunk_size)
+
+
+def _compiled(vmc) -> _Compiled:
+    """``_Compiled`` for ``vmc``'s problem, cached on its (hashable, frozen) parts; the optimizer,
+    rebuilt with every file read, plays no part."""
+    key = (vmc.hamiltonian, vmc.model, vmc.sampler, vmc.n_per_chain, vmc.chunk_size)
+    try:
+        return _compiled_for(*key)
+    except TypeError:  # an ansatz with an unhashable field: compile for this call only
+        return _Compiled(*key)
 
 
 class UnsupportedModel(ValueError):
@@ -134,22 +174,13 @@ def local_moments(vmc, tables, sigma, *, shift: float | None = None, progress: b
     precision, the sums in double, centred on ``shift`` (a float32 local energy of -67 is good to
     1e-5, its deviation from the mean of order 1)."""
     _check_model(vmc.model, vmc.hamiltonian.n_sites)
-    H, model = vmc.hamiltonian, vmc.model
+    H = vmc.hamiltonian
     bonds = np.asarray(H.lattice.bonds)
-    B, N = bonds.shape[0], H.n_sites
+    B = bonds.shape[0]
     sigma = np.asarray(sigma)
     n = sigma.shape[0]
 
-    # the tables are arguments, not constants folded into the compiled code (the 10x10 RBMSymm's
-    # exchange tables hold a million numbers)
-    @jax.jit
-    def on_samples(tables, sigma):  # local energies and log psi(s^b)/psi(s) for every bond b (read where anti-aligned)
-        e, caches = vmc._local_energies(tables, sigma)
-        return e, jax.vmap(model.log_ratio, in_axes=(None, 0, 0, None))(tables, sigma, caches, jnp.asarray(bonds))
-
-    @jax.jit
-    def on_neighbours(tables, sigma):
-        return vmc._local_energies(tables, sigma)[0]
+    compiled = _compiled(vmc)
 
     def batched(fn, x, size, bar=None):
         outs = []
@@ -165,7 +196,7 @@ def local_moments(vmc, tables, sigma, *, shift: float | None = None, progress: b
         return [np.concatenate(parts) for parts in zip(*outs)] if isinstance(outs[0], tuple) else np.concatenate(outs)
 
     k = min(n, max(1, NEIGHBOURS_PER_CALL // B))
-    e, log_r = batched(on_samples, sigma, k)
+    e, log_r = batched(compiled.on_samples, sigma, k)
     # the configurations H connects to each sample: one per anti-aligned bond, built here and
     # evaluated in batches of one compiled shape (aligned bonds, about half of them, cost nothing)
     which, bond = np.nonzero(sigma[:, bonds[:, 0]] != sigma[:, bonds[:, 1]])
@@ -182,7 +213,7 @@ def local_moments(vmc, tables, sigma, *, shift: float | None = None, progress: b
         r = np.arange(len(w))
         nb[r, bonds[b, 0]] *= -1
         nb[r, bonds[b, 1]] *= -1
-        e_nb[start:start + len(w)] = batched(on_neighbours, nb, size, bar)
+        e_nb[start:start + len(w)] = batched(compiled.on_neighbours, nb, size, bar)
     if bar is not None:
         bar.close()
     e = e.astype(np.complex128)

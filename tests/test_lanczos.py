@@ -94,6 +94,19 @@ def test_lanczos_step_on_samples_agrees_with_enumeration(tmp_path, basis_and_mat
     assert ls.lanczos_relative_error < ls.relative_error
     assert abs(ls.extrapolated_energy_per_site - EXACT_4x4) < abs(ls.lanczos_energy_per_site - EXACT_4x4)
 
+    # a second step on the same run (another seed) compiles nothing: the compiled functions are kept
+    # per problem, although every read of the file builds a new VMC (and optimizer)
+    from nqs.lanczos import _compiled
+
+    compiled = _compiled(vmc)
+    functions = (compiled.tables, compiled.draw, compiled.on_samples, compiled.on_neighbours)
+    sizes = [f._cache_size() for f in functions]
+    assert min(sizes) == 1
+    again = nqs.lanczos_step(out, rounds=8, seed=2, progress=False)
+    assert _compiled(stored_state(out)[0]) is compiled
+    assert [f._cache_size() for f in functions] == sizes
+    assert again.lanczos_energy_per_site != ls.lanczos_energy_per_site  # other samples
+
 
 def test_lanczos_step_refuses_bad_input(tmp_path):
     with pytest.raises(ValueError, match="rounds must be a positive integer"):
