@@ -3,10 +3,10 @@
 Each call of a compiled function allocates its temporary buffers and frees them on return. glibc
 serves an allocation above its mmap threshold (dynamic, at most 32 MB by default) with a new
 ``mmap`` and returns it to the system on ``free``, so the next call touches fresh pages again: one
-page fault and one zeroed page per 4 KiB. The 6x6 RBM's SR solve works through ~24 MB of such
-buffers (the 1008 x 1008 kernel in single and double precision): 6,000 page faults and ~10 ms of a
-~45 ms solve on the 2-core CPU, every step. With the mmap and trim thresholds at 1 GiB those
-buffers come from the heap and stay mapped between calls (measured: 0 faults per call).
+page fault and one zeroed page per 4 KiB. The RBM's VMC step on 6x6 and 10x10 (1008 samples) took
+6,000-11,000 page faults per step this way, a sixth of the 6x6 step's time on the 2-core CPU (81 ->
+66 ms). With the mmap and trim thresholds at 1 GiB those buffers come from the heap and stay mapped
+between calls (measured: 0 faults per step).
 
 The cost is that freed memory below 1 GiB is kept by the process rather than returned to the
 system: its resident size stays near its peak, which is the peak it had anyway. It is applied when

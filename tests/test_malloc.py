@@ -20,7 +20,7 @@ def test_user_settings_and_opt_out_are_respected():
 @pytest.mark.skipif(not nqs.MALLOC_TUNED, reason="allocator not tuned here (not glibc, or the user's setting)")
 def test_large_temporaries_do_not_fault_in_fresh_pages_each_call():
     """A compiled function whose temporary (32 MB) reaches glibc's default mmap threshold (32 MB at
-    most) maps it afresh on every call: ~11,000 page faults per call measured. Tuned, it is reused."""
+    most) maps it afresh on every call: ~8,000 page faults per call measured. Tuned, it is reused."""
     assert sys.platform.startswith("linux")
 
     @jax.jit
