@@ -4,6 +4,7 @@ summarises a result file.
     nqs run                                  # 4x4 periodic Heisenberg, RBM alpha=1, writes run.h5, run.png
     nqs run --lattice 6x6 --model rbmsymm --alpha 2 --steps 500 --out six.h5
     nqs run config.toml                      # the same options from a TOML file
+    nqs run --lattice 6x6 --lanczos 4        # ... and one Lanczos step on the final state
     nqs run --resume run.h5                  # continue a run from its last checkpoint
     nqs show run.h5                          # summary table and convergence figure
     nqs show run.h5 --measure 16             # ... and the final state's energy on 16x the samples
@@ -75,6 +76,7 @@ RUN_OPTIONS = {
     "out": (str, None, "run.h5"),
     "checkpoint_every": (int, "positive", 10),
     "float32": (bool, None, False),
+    "lanczos": (int, "non-negative", 0),
 }
 
 
@@ -148,6 +150,9 @@ def build_parser():
     run.add_argument("--resume", metavar="FILE", help="continue the run in FILE from its last checkpoint")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--no-exact", action="store_true", help="skip exact diagonalisation")
+    run.add_argument("--lanczos", type=_positive_int, metavar="ROUNDS",
+                     help="after the run, one Lanczos step on its final state on ROUNDS x the samples per step "
+                          "(as nqs show --lanczos; not for the dbm)")
     show = sub.add_parser("show", help="summarise an nqs HDF5 file and plot its convergence")
     show.add_argument("file")
     show.add_argument("--png", help="figure path (default: FILE with .png)")
@@ -196,6 +201,8 @@ def cmd_run(args) -> int:
         png = os.path.splitext(args.resume)[0] + ".png"
         plot_convergence(result.history, png, exact=result.exact, title="resumed run")
         _report(result, result.exact, "stored in the file", args.resume, png)
+        if args.lanczos:
+            _print_lanczos(args.resume, "main", args.lanczos, result.exact, progress=not args.no_progress)
         return 0
     o = _run_options(args)
     if o["symmetries"] != "translations" and o["model"] not in ("rbmsymm", "ffnnsymm"):
@@ -220,6 +227,8 @@ def cmd_run(args) -> int:
                 momentum=o["momentum"])
     if hasattr(model, "check_hamiltonian"):  # refuse an impossible pairing before the exact diagonalisation
         model.check_hamiltonian(H)
+    if o["lanczos"]:  # refuse before the run, not after it
+        nqs.lanczos.check_model(model, H.n_sites)
     exact, exact_label = None, ""
     if not args.no_exact:
         if H.n_sites <= nqs.MAX_ED_SITES:
@@ -238,7 +247,23 @@ def cmd_run(args) -> int:
     png = os.path.splitext(o["out"])[0] + ".png"
     plot_convergence(result.history, png, exact=exact, title=f"{lattice.name}, {type(model).__name__} alpha={o['alpha']:g}")
     _report(result, exact, exact_label, o["out"], png)
+    if o["lanczos"]:
+        _print_lanczos(o["out"], "main", o["lanczos"], exact, progress=not args.no_progress)
     return 0
+
+
+def _print_lanczos(path, name, rounds, exact, progress=True):
+    """One Lanczos step on run ``name`` of ``path``, as one line (``nqs run --lanczos``, ``nqs show --lanczos``)."""
+    import nqs
+
+    ls = nqs.lanczos_step(path, rounds=rounds, name=name, progress=progress)
+    ref = exact if exact is not None else ls.exact
+    rel = (lambda e: f" (rel. error {abs(e - ref) / abs(ref):.2e})") if ref is not None else (lambda e: "")
+    print(f"{name}, one Lanczos step on {ls.n_samples} fresh samples at step {ls.step}: "
+          f"E/N = {ls.energy_per_site:.6f} ± {ls.error:.6f}{rel(ls.energy_per_site)} -> "
+          f"{ls.lanczos_energy_per_site:.6f} ± {ls.lanczos_error:.6f}{rel(ls.lanczos_energy_per_site)}, "
+          f"variance {ls.variance:.4g} -> {ls.lanczos_variance:.4g}; zero-variance extrapolation "
+          f"{ls.extrapolated_energy_per_site:.6f} ± {ls.extrapolated_error:.6f}{rel(ls.extrapolated_energy_per_site)}")
 
 
 def cmd_show(args) -> int:
@@ -290,17 +315,9 @@ def cmd_show(args) -> int:
             if rec.checkpoint_step is None:
                 continue
             try:
-                ls = nqs.lanczos_step(args.file, rounds=args.lanczos, name=name, progress=True)
+                _print_lanczos(args.file, name, args.lanczos, exact)
             except nqs.lanczos.UnsupportedModel as exc:
                 print(f"{name}: {exc}")
-                continue
-            ref = exact if exact is not None else ls.exact
-            rel = (lambda e: f" (rel. error {abs(e - ref) / abs(ref):.2e})") if ref is not None else (lambda e: "")
-            print(f"{name}, one Lanczos step on {ls.n_samples} fresh samples at step {ls.step}: "
-                  f"E/N = {ls.energy_per_site:.6f} ± {ls.error:.6f}{rel(ls.energy_per_site)} -> "
-                  f"{ls.lanczos_energy_per_site:.6f} ± {ls.lanczos_error:.6f}{rel(ls.lanczos_energy_per_site)}, "
-                  f"variance {ls.variance:.4g} -> {ls.lanczos_variance:.4g}; zero-variance extrapolation "
-                  f"{ls.extrapolated_energy_per_site:.6f} ± {ls.extrapolated_error:.6f}{rel(ls.extrapolated_energy_per_site)}")
     if first is not None:
         plot_convergence(first.history, png, exact=exact, title=f"{data.system.get('lattice')}: {first.name}")
         print(f"wrote {png}")

@@ -95,7 +95,7 @@ def lanczos_step(path, rounds: int = 4, *, name: str = "main", seed: int = 1, pr
     """
     check_rounds(rounds, "lanczos_step")
     vmc, params, sstate, step, exact = stored_state(path, name=name, seed=seed)
-    _check_model(vmc.model, vmc.hamiltonian.n_sites)
+    check_model(vmc.model, vmc.hamiltonian.n_sites)
     compiled = _compiled(vmc)
     tables = compiled.tables(params)
     kept = []
@@ -157,7 +157,8 @@ class UnsupportedModel(ValueError):
     """An ansatz whose amplitudes the Lanczos step cannot evaluate (the DBM with a deep layer)."""
 
 
-def _check_model(model, n_sites):
+def check_model(model, n_sites):
+    """Raise ``UnsupportedModel`` for an ansatz whose amplitudes the step cannot evaluate."""
     if getattr(model, "n_replicas", 1) > 1 or (hasattr(model, "n_aux") and model.n_aux(n_sites) > 0):
         raise UnsupportedModel(
             f"lanczos_step: {type(model).__name__} samples hidden units along with the spins, so its "
@@ -173,7 +174,7 @@ def local_moments(vmc, tables, sigma, *, shift: float | None = None, progress: b
     ``vmc.hamiltonian.tables(vmc.model, params)``; the amplitudes are evaluated in the parameters'
     precision, the sums in double, centred on ``shift`` (a float32 local energy of -67 is good to
     1e-5, its deviation from the mean of order 1)."""
-    _check_model(vmc.model, vmc.hamiltonian.n_sites)
+    check_model(vmc.model, vmc.hamiltonian.n_sites)
     H = vmc.hamiltonian
     bonds = np.asarray(H.lattice.bonds)
     B = bonds.shape[0]

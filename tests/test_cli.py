@@ -32,11 +32,13 @@ def test_run_with_the_deep_boltzmann_machine(tmp_path, monkeypatch, capsys):
 
 
 def test_run_with_the_symmetric_feedforward_network_from_a_config_file(tmp_path, monkeypatch, capsys):
-    """The options from a TOML file (keys with underscores), the command line overriding one of them."""
+    """The options from a TOML file (keys with underscores), the command line overriding one of them;
+    a Lanczos step on the final state after the run (``lanczos = ROUNDS``)."""
     (tmp_path / "c.toml").write_text('lattice = "4x2"\nmodel = "ffnnsymm"\nalpha = 2\nsymmetries = "space_group"\n'
-                                     'steps = 3\nsamples = 64\nout = "cfg.h5"\n')
-    code, _, err = cli_in_process(["run", "c.toml", "--steps", "5", "--no-progress"], tmp_path, monkeypatch, capsys)
+                                     'steps = 3\nsamples = 64\nout = "cfg.h5"\nlanczos = 2\n')
+    code, out, err = cli_in_process(["run", "c.toml", "--steps", "5", "--no-progress"], tmp_path, monkeypatch, capsys)
     assert code == 0, err
+    assert "main, one Lanczos step on 128 fresh samples at step 5: E/N = " in out and "rel. error" in out
     run = nqs.load(tmp_path / "cfg.h5").runs["main"]
     assert run.config["model"]["type"] == "FFNNSymm" and run.config["model"]["symmetries"] == "space_group"
     assert run.params["W"].shape == (2, 8)
@@ -57,6 +59,7 @@ def test_run_with_the_symmetric_feedforward_network_from_a_config_file(tmp_path,
         (["run", "--model", "rbm", "--symmetries", "space_group"], "--model rbmsymm"),
         (["run", "--model", "dbm", "--no-marshall"], "Marshall sign rule"),
         (["run", "--momentum", "1"], "momentum must be in [0, 1)"),
+        (["run", "--lattice", "4x2", "--model", "dbm", "--lanczos", "2"], "samples hidden units"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys, args, message):
