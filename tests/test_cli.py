@@ -29,6 +29,10 @@ def test_run_with_the_deep_boltzmann_machine(tmp_path, monkeypatch, capsys):
     run = nqs.load(tmp_path / "run.h5").runs["main"]
     assert run.config["model"]["type"] == "DBM" and run.params["Wd"].shape == (4, 8)
     assert len(run.history["energy_per_site"]) == 10
+    # show --lanczos on a DBM run: the refusal is a line of the report, and the rest of it goes on
+    code, out, err = cli_in_process(["show", "run.h5", "--lanczos", "1"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert "main: lanczos_step: DBM samples hidden units" in out and "wrote run.png" in out
 
 
 def test_run_with_the_symmetric_feedforward_network_from_a_config_file(tmp_path, monkeypatch, capsys):
