@@ -38,7 +38,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .models.base import flip
 from .sampler import sample
 from .stats import MIN_BLOCKS
 from .vmc import VMC, _relative_error, check_rounds, stored_state
