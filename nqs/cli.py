@@ -19,6 +19,7 @@ without ``--force``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -257,13 +258,14 @@ def _print_lanczos(path, name, rounds, exact, progress=True):
     import nqs
 
     ls = nqs.lanczos_step(path, rounds=rounds, name=name, progress=progress)
-    ref = exact if exact is not None else ls.exact
-    rel = (lambda e: f" (rel. error {abs(e - ref) / abs(ref):.2e})") if ref is not None else (lambda e: "")
+    if exact is not None:  # the caller's reference (the file's baseline) over the checkpoint's
+        ls = dataclasses.replace(ls, exact=exact)
+    rel = lambda r: "" if r is None else f" (rel. error {r:.2e})"  # noqa: E731
     print(f"{name}, one Lanczos step on {ls.n_samples} fresh samples at step {ls.step}: "
-          f"E/N = {ls.energy_per_site:.6f} ± {ls.error:.6f}{rel(ls.energy_per_site)} -> "
-          f"{ls.lanczos_energy_per_site:.6f} ± {ls.lanczos_error:.6f}{rel(ls.lanczos_energy_per_site)}, "
+          f"E/N = {ls.energy_per_site:.6f} ± {ls.error:.6f}{rel(ls.relative_error)} -> "
+          f"{ls.lanczos_energy_per_site:.6f} ± {ls.lanczos_error:.6f}{rel(ls.lanczos_relative_error)}, "
           f"variance {ls.variance:.4g} -> {ls.lanczos_variance:.4g}; zero-variance extrapolation "
-          f"{ls.extrapolated_energy_per_site:.6f} ± {ls.extrapolated_error:.6f}{rel(ls.extrapolated_energy_per_site)}")
+          f"{ls.extrapolated_energy_per_site:.6f} ± {ls.extrapolated_error:.6f}{rel(ls.extrapolated_relative_error)}")
 
 
 def cmd_show(args) -> int:
