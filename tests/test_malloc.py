@@ -31,8 +31,12 @@ def test_large_temporaries_do_not_fault_in_fresh_pages_each_call():
     x = jnp.linspace(0.0, 1.0, 2048)
     for _ in range(10):  # the heap settles into its steady state
         jax.block_until_ready(f(x))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(5):
+    # Counted call by call: a call that lands on an XLA pool thread whose malloc arena has not yet held
+    # the temporary faults it in once (seen on CI: one call in five, 8,200 faults); untuned, every call
+    # maps it afresh. Most calls (the median) fault nothing when tuned.
+    faults = []
+    for _ in range(15):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         jax.block_until_ready(f(x))
-    per_call = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5
-    assert per_call < 1000, per_call
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    assert sorted(faults)[len(faults) // 2] < 1000, faults
