@@ -140,7 +140,8 @@ def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps, n_sites)
             sigma, cache, _ = accept_move(sigma, cache, aux_idx[:, None], jnp.ones((C,), bool), aux_u)
         return (sigma, cache, n_acc + jnp.sum(accept, dtype=n_acc.dtype)), None
 
-    def one_sweep(carry, key):
+    def draws(key):
+        """One sweep's random numbers: proposals and uniforms (and those of the auxiliary units)."""
         k1, k2 = jax.random.split(key)
         high = bonds.shape[0] if sampler.moves == "exchange" else N
         idx = jax.random.randint(k1, (size, C), 0, high)
@@ -151,11 +152,16 @@ def _sweeps(sampler, model, tables, bonds, sigma, cache, key, n_sweeps, n_sites)
             aux_u = jax.random.uniform(k4, (size, C), dtype=jnp.real(sigma).dtype)
         else:
             aux_idx = aux_u = jnp.zeros((size, 0))
-        carry, _ = jax.lax.scan(propose_all, carry, (idx, u, aux_idx, aux_u), unroll=UNROLL)
+        return idx, u, aux_idx, aux_u
+
+    def one_sweep(carry, rnd):
+        carry, _ = jax.lax.scan(propose_all, carry, rnd, unroll=UNROLL)
         return carry, carry[0]
 
-    keys = jax.random.split(key, n_sweeps)
-    (sigma, cache, n_acc), kept = jax.lax.scan(one_sweep, (sigma, cache, jnp.zeros((), jnp.int32)), keys)
+    # every sweep's random numbers at once, before the loop (the same numbers as sweep by sweep: one
+    # key per sweep): the generator's kernels run once per call instead of once per sweep
+    rnd = jax.vmap(draws)(jax.random.split(key, n_sweeps))
+    (sigma, cache, n_acc), kept = jax.lax.scan(one_sweep, (sigma, cache, jnp.zeros((), jnp.int32)), rnd)
     return sigma, cache, kept, n_acc
 
 
