@@ -13,12 +13,16 @@ The fitted exponent over the sizes where the kernel is used is compared with 2.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 
-import numpy as np
+# nqs alone in this process: its sampling loops compiled whole, as `nqs run` has them (nqs/_xla.py)
+os.environ.setdefault("NQS_XLA_TUNING", "1")
 
-import nqs
-from vs_netket import time_nqs
+import numpy as np  # noqa: E402
+
+import nqs  # noqa: E402
+from vs_netket import time_nqs  # noqa: E402
 
 
 def main(argv=None):
@@ -29,7 +33,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=5)
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"# {platform.machine()} CPU; RBM alpha=1, {args.samples} samples, {args.chains} chains")
+    print(f"# {platform.machine()} CPU; RBM alpha=1, {args.samples} samples, {args.chains} chains; "
+          f"sampling loops compiled whole: {nqs.XLA_TUNED}")
     rows = []
     for L in sizes:
         t = time_nqs(L, args.steps, 2, n_samples=args.samples, n_chains=args.chains)

@@ -1,4 +1,4 @@
-"""Seconds per VMC step, nqs against NetKet, same problem, same process, same machine.
+"""Seconds per VMC step, nqs against NetKet, same problem, one run, same machine.
 
 Settings on both sides (the core issue's benchmark): spin-1/2 Heisenberg on the periodic L x L
 square lattice with the Marshall sign rule, complex RBM alpha = 1, 1008 samples on 16 chains,
@@ -9,6 +9,12 @@ SR preconditioner with the on-the-fly quantum geometric tensor and CG (``nk.driv
 samples <= parameters, which NetKet's own warning recommends for 6x6 and 10x10);
 nqs chooses its SR solver automatically (``SR.choose``: dense S on 4x4, the minSR kernel on 6x6 and
 10x10, both exact solves).
+
+nqs is timed as ``nqs run`` runs it, with its XLA setting for the sampling loops (``nqs/_xla.py``:
+each sweep compiled as one loop rather than kernel launches per move). The setting is process-wide
+and slows NetKet (measured: its 6x6 step 492 -> 803 ms), so
+nqs's timings come from a child process that has it and NetKet's from this one, which has not, one
+after the other; ``--xla-tuning off`` times both here without it.
 
 Timings are medians over the timed steps after compilation. On 4x4 both also run a full
 optimisation (``--energy-steps``, 300 by default) and measure the final energy on 8064 fresh
@@ -31,7 +37,11 @@ counterpart (NetKet cannot sample its deep units).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -185,6 +195,19 @@ def energies_after(L, steps, seed=0):
     return (nk_e, nk_err), (r.energy_per_site, r.error)
 
 
+def nqs_in_child(argv):
+    """nqs's timings from a child process with nqs's XLA setting on (``NQS_XLA_TUNING=1``): the
+    setting is process-wide, and NetKet, timed in this process, runs as its users run it."""
+    env = dict(os.environ, NQS_XLA_TUNING="1")
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), *argv, "--child"], env=env,
+                          capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if not result["xla_tuned"]:
+        print("# note: the child process could not apply nqs's XLA setting (XLA_FLAGS sets "
+              "xla_backend_extra_options already?)")
+    return result["timings"]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="4,6,10", help="comma-separated L for L x L lattices")
@@ -197,18 +220,36 @@ def main(argv=None):
     ap.add_argument("--netket-driver", default="qgt", choices=["qgt", "vmc_sr"],
                     help="NetKet's SR: VMC with QGTOnTheFly + CG (default), or VMC_SR (its minSR kernel when "
                          "samples <= parameters, which NetKet recommends there)")
+    ap.add_argument("--xla-tuning", default="on", choices=["on", "off"],
+                    help="nqs's XLA setting for its sampling loops (nqs/_xla.py), on as `nqs run` has it: nqs is "
+                         "then timed in a child process that has it, NetKet in this one without it")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # the child: nqs's timings as JSON
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     alpha = int(args.alpha) if args.alpha == int(args.alpha) else args.alpha
+    if args.child:
+        out = {}
+        for L in sizes:
+            settings = dict(model=args.model, alpha=alpha)
+            out[L] = {"step": time_nqs(L, args.timed_steps, **settings),
+                      "parts": nqs_parts(L, **settings) if args.parts else None}
+        print(json.dumps({"xla_tuned": nqs.XLA_TUNED, "timings": out}))
+        return
+    nqs_timings = None
+    if args.xla_tuning == "on":
+        nqs_timings = nqs_in_child(argv if argv is not None else sys.argv[1:])
     print(f"# machine: {platform.machine()}, {platform.processor() or 'cpu'}, jax devices {jax.devices()}")
     print(f"# netket {nk.__version__} ({'VMC_SR' if args.netket_driver == 'vmc_sr' else 'VMC + QGTOnTheFly'}), "
           f"jax {jax.__version__}; {args.model} alpha={alpha} complex, {N_SAMPLES} "
           f"samples, {N_CHAINS} chains, SR shift {DIAG_SHIFT}, lr {LR}")
+    if nqs.XLA_TUNED:
+        print("# warning: NQS_XLA_TUNING=1 in this process: NetKet is measured with nqs's XLA setting too")
+    print(f"# nqs's XLA setting for its sampling loops: {'on (nqs timed in a child process)' if nqs_timings else 'off'}")
     rows = []
     for L in sizes:
         settings = dict(model=args.model, alpha=alpha)
         n_params = nqs_model(args.model, L, alpha).n_params(L * L)
-        t_nqs = time_nqs(L, args.timed_steps, **settings)
+        t_nqs = nqs_timings[str(L)]["step"] if nqs_timings else time_nqs(L, args.timed_steps, **settings)
         t_nk = time_netket(L, args.timed_steps if L < 8 else args.netket_steps_large, driver=args.netket_driver,
                            **settings)
         rows.append((L, n_params, t_nk, t_nqs))
@@ -224,7 +265,7 @@ def main(argv=None):
         print("nqs, median ms: | lattice | sampling | local energies | SR | whole step |")
         print("|---|---|---|---|---|")
         for L in sizes:
-            p = nqs_parts(L, model=args.model, alpha=alpha)
+            p = nqs_timings[str(L)]["parts"] if nqs_timings else nqs_parts(L, model=args.model, alpha=alpha)
             print(f"| {L}x{L} | {p['sampling']:.1f} | {p['local energies']:.1f} | {p['SR']:.1f} | {p['step']:.1f} |",
                   flush=True)
     if args.energy_steps > 0 and args.model == "rbm":

@@ -21,6 +21,12 @@ from . import _malloc  # noqa: E402
 # XLA's per-call buffers from the heap rather than fresh pages each call (see nqs/_malloc.py)
 MALLOC_TUNED = _malloc.tune()
 
+from . import _xla  # noqa: E402
+
+# the Metropolis sweeps compiled as whole loops rather than kernel launches per move: opt-in here
+# (NQS_XLA_TUNING=1), on in the nqs command; the option is process-wide (nqs/_xla.py)
+XLA_TUNED = _xla.tune()
+
 import jax as _jax  # noqa: E402
 
 # float64 / complex128 by default: the tests compare with exact answers to 1e-10

@@ -23,6 +23,7 @@ import dataclasses
 import os
 import sys
 
+from . import _xla
 from .bench import add_parser as add_bench_parser
 from .bench import main as bench_main
 from .models import RBMSymm
@@ -329,6 +330,12 @@ def cmd_show(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from .io import NQSFileError
+
+    if args.command in ("run", "show", "bench"):
+        # the sampling loops compiled whole: this process runs nqs's computations only (nqs/_xla.py)
+        import nqs
+
+        nqs.XLA_TUNED = _xla.tune(default=True)
 
     try:
         if args.command == "run":

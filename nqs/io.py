@@ -56,6 +56,7 @@ def versions() -> dict:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             out[pkg] = None
+    out["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "")  # with nqs's own setting where it applies (nqs/_xla.py)
     return out
 
 

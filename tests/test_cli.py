@@ -1,8 +1,11 @@
 """The command line: a real run, and one-line errors with exit code 2."""
 
+import json
+import os
 import subprocess
 import sys
 
+import h5py
 import pytest
 from conftest import cli_in_process
 
@@ -20,6 +23,10 @@ def test_run_writes_results_and_reports_the_relative_error(tmp_path):
     assert (tmp_path / "run.h5").exists() and (tmp_path / "run.png").stat().st_size > 1000
     data = nqs.load(tmp_path / "run.h5")
     assert len(data.runs["main"].history["energy_per_site"]) == 20
+    # the command compiles its sampling loops whole (nqs/_xla.py), and the file says so
+    if os.environ.get("NQS_XLA_TUNING") != "0" and "xla_backend_extra_options" not in os.environ.get("XLA_FLAGS", ""):
+        with h5py.File(tmp_path / "run.h5", "r") as f:
+            assert "xla_cpu_small_while_loop_byte_threshold" in json.loads(f.attrs["versions"])["XLA_FLAGS"]
 
 
 def test_run_with_the_deep_boltzmann_machine(tmp_path, monkeypatch, capsys):

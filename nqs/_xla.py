@@ -1,0 +1,51 @@
+"""Compile the Metropolis sweeps as whole loops on a CPU (an XLA option; on in the ``nqs`` command).
+
+XLA's CPU runtime runs a compiled function as a sequence of kernels ("thunks"); a ``while`` loop
+is a thunk that launches its body's kernels once per iteration. A Metropolis move of 16 chains is
+a dozen kernels on a few hundred numbers, so the launches cost as much as the arithmetic. XLA
+hoists a loop whose cost analysis stays under ``xla_cpu_small_while_loop_byte_threshold`` (default
+1 KiB) into one compiled function: the whole loop in machine code, no launches. At
+``SMALL_LOOP_BYTES`` = 16 MiB the sweep loops of the RBM (4x4 to 10x10, alpha = 1), the DBM and the
+FFNN are hoisted, while the chunked local-energy and log-derivative loops and the SR solvers,
+whose cost analysis is larger (checked on the RBM 4x4 ... 14x14, RBMSymm alpha = 4 on 10x10, the
+DBM and the FFNN on 6x6), keep the thunk runtime and its threads. Measured (2-core CPU,
+2026-11-29, RBM alpha = 1, 1008 samples on 16 chains): the 6x6 step 65 -> 54 ms, the 10x10 step
+200 -> 170 ms; the same numbers to the last bit (the option changes how a loop runs, not what it
+computes).
+
+The option is process-wide: XLA reads ``XLA_FLAGS`` once, when its CPU backend starts, and applies
+it to every computation, other libraries' included, where it can hurt: NetKet's 6x6 VMC step
+(QGTOnTheFly) went 492 -> 803 ms with it. So it is on where the process is nqs's own, the ``nqs``
+command (``nqs run``, ``bench``, ``show``), and opt-in for the Python API: ``NQS_XLA_TUNING=1`` in
+the environment before ``import nqs``. ``NQS_XLA_TUNING=0`` keeps it off everywhere. It is not
+added where the user's ``XLA_FLAGS`` set ``xla_backend_extra_options`` (theirs win) or where the
+JAX backend has already started (too late to apply); ``nqs.XLA_TUNED`` says whether it was.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+OPTION = "xla_cpu_small_while_loop_byte_threshold"
+SMALL_LOOP_BYTES = 1 << 24
+
+
+def _backend_started() -> bool:
+    bridge = sys.modules.get("jax._src.xla_bridge")
+    return bool(getattr(bridge, "_backends", None))
+
+
+def tune(environ=os.environ, default: bool = False) -> bool:
+    """Add ``--xla_backend_extra_options=OPTION=SMALL_LOOP_BYTES`` to ``XLA_FLAGS`` in ``environ``
+    if ``NQS_XLA_TUNING`` asks for it (``default`` when unset); returns whether the option is set."""
+    setting = environ.get("NQS_XLA_TUNING")
+    flags = environ.get("XLA_FLAGS", "")
+    if f"{OPTION}={SMALL_LOOP_BYTES}" in flags:
+        return True  # set already (by an earlier call, or by the user to the same value)
+    if setting == "0" or (setting != "1" and not default):
+        return False
+    if "xla_backend_extra_options" in flags or _backend_started():
+        return False
+    environ["XLA_FLAGS"] = f"{flags} --xla_backend_extra_options={OPTION}={SMALL_LOOP_BYTES}".strip()
+    return True
