@@ -31,6 +31,12 @@ OPTION = "xla_cpu_small_while_loop_byte_threshold"
 SMALL_LOOP_BYTES = 1 << 24
 
 
+def hoisting(environ=os.environ) -> bool:
+    """Whether this process's XLA_FLAGS carry the option (the sampler then leaves its loops rolled:
+    unrolling saves launches the hoisted loop does not make, and costs compile time, +5 s a step)."""
+    return f"{OPTION}=" in environ.get("XLA_FLAGS", "")
+
+
 def _backend_started() -> bool:
     bridge = sys.modules.get("jax._src.xla_bridge")
     return bool(getattr(bridge, "_backends", None))
