@@ -33,7 +33,7 @@ SMALL_LOOP_BYTES = 1 << 24
 
 def hoisting(environ=os.environ) -> bool:
     """Whether this process's XLA_FLAGS carry the option (the sampler then leaves its loops rolled:
-    unrolling saves launches the hoisted loop does not make, and costs compile time, +5 s a step)."""
+    ``sampler._unroll``)."""
     return f"{OPTION}=" in environ.get("XLA_FLAGS", "")
 
 

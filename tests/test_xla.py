@@ -43,8 +43,9 @@ energies = []
 for _ in range(3):
     state, info = step(state)
     energies.append(float(info["energy_per_site"]))
-run = [c.cell_contents for c in step.__closure__ if hasattr(c.cell_contents, "lower")][0]
-hlo = run.lower(state, np.float64(0.01), np.float64(1.0)).compile().as_text()
+draw = jax.jit(lambda p, s: nqs.sampler.sample(vmc.sampler, vmc.model, H.tables(vmc.model, p), H, s,
+                                                vmc.n_per_chain, vmc.sampler.n_discard)[:2])
+hlo = draw.lower(state.params, state.sampler).compile().as_text()
 sweeps = [l for l in hlo.splitlines() if 'xla_cpu_small_call="true"' in l and "f64[16,16]" in l]
 print(json.dumps({"tuned": nqs.XLA_TUNED, "energies": energies, "whole_sweeps": len(sweeps),
                   "sigma": np.asarray(state.sampler.sigma).tolist(),
@@ -55,8 +56,8 @@ print(json.dumps({"tuned": nqs.XLA_TUNED, "energies": energies, "whole_sweeps": 
 @pytest.mark.skipif("xla_backend_extra_options" in os.environ.get("XLA_FLAGS", ""),
                     reason="the user's XLA_FLAGS set xla_backend_extra_options")
 def test_sweeps_compiled_whole_with_the_same_numbers():
-    """Three 4x4 VMC steps in two processes, one with the setting and one without: the sweep loops
-    (their carry holds the 16 x 16 chains) become whole compiled calls, and the energies, chains and
+    """Three 4x4 VMC steps in two processes, one with the setting and one without: the sampler's
+    sweep loops (their carry holds the 16 x 16 chains) become whole compiled calls, and the energies, chains and
     parameters agree to the last bit."""
     out = {}
     for setting in ("1", "0"):
