@@ -26,7 +26,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from .hamiltonian import Heisenberg
+from .hamiltonian import Heisenberg, has_exchange_tables
 from .models.base import is_complex_params
 from .sampler import Metropolis, SamplerState, _sweeps, init_state, n_aux, sample
 from .sr import SR, natural_gradient
@@ -187,9 +187,13 @@ class VMC:
         where the batch is sized so that its ratio factors (one per bond and per entry of a
         sample's cache: the RBM's hidden units) stay near 2^19 numbers (8 MB in complex128) and
         in cache. Unbatched, the 10x10 RBM's 1008 x 200 x 100 factors (320 MB) are written to
-        memory and read back, and the pass takes 3x longer; the numbers do not change."""
+        memory and read back, and the pass takes 3x longer; the numbers do not change. The RBMs'
+        exchange ratios form no such factors (``rbm._bond_products``); they size their own batch
+        (``exchange_batch``)."""
         if jax.default_backend() != "cpu":
             return sigma.shape[0]
+        if has_exchange_tables(self.model, tables) and hasattr(self.model, "exchange_batch"):
+            return self.model.exchange_batch(tables, sigma.shape[0])  # no per-factor array at all
         cache = jax.eval_shape(self.model.cache, tables, sigma[0])
         size = sum(int(np.prod(leaf.shape)) for leaf in jax.tree_util.tree_leaves(cache))
         per_sample = self.hamiltonian.lattice.n_bonds * max(1, size)

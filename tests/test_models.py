@@ -86,6 +86,28 @@ def test_fast_update_ratios_equal_full_reevaluation(model_index):
             np.testing.assert_allclose(new_cache, model.cache(tables, flip(sigma, bonds[b])), rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("dtype", ["complex128", "float64"])
+def test_exchange_ratios_of_a_wide_hidden_layer_equal_full_reevaluation(dtype):
+    """53 hidden units: the local energy's product runs as a scan over blocks plus a remainder
+    (``rbm._bond_products``), for complex and real parameters."""
+    from nqs.models import rbm
+
+    lattice = nqs.Square(4, 4)
+    H = nqs.Heisenberg(lattice)
+    model = nqs.RBM(alpha=53 / 16, dtype=dtype, scale=0.1)
+    params = model.init(jax.random.PRNGKey(11), lattice.n_sites)
+    assert model.n_hidden(16) == 53 > rbm.PRODUCT_UNROLL and 53 % rbm.PRODUCT_BLOCK
+    tables = H.tables(model, params)
+    bonds = jnp.asarray(lattice.bonds)
+    sigma = jnp.asarray(random_sz0(16, 12, seed=5))
+    ratios = jax.jit(jax.vmap(lambda s: model.exchange_ratios(tables, s, model.cache(tables, s))))(sigma)
+    log_psi = jax.vmap(lambda s: model.log_psi(params, s))
+    for s, r in zip(sigma, ratios):
+        full = jnp.exp(log_psi(jax.vmap(lambda f: flip(s, f))(bonds)) - model.log_psi(params, s))
+        anti = np.asarray(s[bonds[:, 0]] != s[bonds[:, 1]])
+        np.testing.assert_allclose(r[anti], full[anti], rtol=1e-12)
+
+
 @pytest.mark.parametrize("model_index", [0, 1, 2, 3])
 def test_closed_form_log_derivatives_equal_autodiff(model_index):
     lattice = nqs.Square(4, 2)
