@@ -24,6 +24,9 @@ refined against the exact double-precision product (X^H (X v) + D v, or the kern
 by block) until its relative residual is below ``REFINE_TOL`` (1e-10); the double-precision matrix
 is formed only if that fails (``_solve_refined``). The single-precision Gram matrix costs half the
 memory traffic and time of the double one, and the solution is that of a double-precision solve.
+The dense S of a model with one outer block of real U (the RBM's sigma t^T) is the exception: built
+around that block's structure (``_dense_structured``) it costs few enough multiplications to be
+built and factorised in double precision directly.
 
 ``"auto"`` (default) picks the cheapest by operation count (``SR.choose``): dense when P is well below
 Ns, kernel when Ns is, CG when both are comparable and O has no structure, and CG when the smaller
@@ -299,6 +302,8 @@ def _direction(sr, shift, blocks, e_loc, step, real_params):
         return _kernel_structured(shift, blocks, e_loc, real_params)
     if solver == "cg" and rows == ns and any(b[0] == "outer" for b in blocks):
         return _cg_structured(sr, shift, blocks, e_loc, step, real_params)
+    if solver == "dense" and rows == ns and _outer_gram_applies(blocks):
+        return _dense_structured(sr, shift, blocks, e_loc, step, real_params)
     X, eps = centred(materialize(blocks), e_loc, real_params)
     F = _xh_dot(X, eps)
     s_diag = jnp.sum(jnp.abs(X) ** 2, axis=0)
@@ -332,6 +337,94 @@ def _direction(sr, shift, blocks, e_loc, step, real_params):
         return _xh_dot(XD, y) / jnp.sqrt(D)
 
     return _cg(sr, lambda v: _xh_dot(X, X @ v) + D * v, F, D)
+
+
+def _outer_gram_applies(blocks):
+    """Whether the dense S is built by ``_dense_structured``: one outer block, with a real U."""
+    outer = [b for b in blocks if b[0] == "outer"]
+    return len(outer) == 1 and not jnp.iscomplexobj(outer[0][1])
+
+
+def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
+    """The dense solve with S built from the blocks around their outer block (the RBM's O_W =
+    sigma t^T, U = sigma real), O never formed.
+
+    S = X^H X = G / Ns - conj(m) m^T with G = O^H O and m = <O>, F = O^H (E - <E>) / Ns. G's
+    outer-by-outer block, G[(i,j),(k,l)] = sum_s U_si U_sk conj(V_sj) V_sl, is the product of the
+    real pair products U_i U_k (i <= k: the block is Hermitian) and conj(V_j) V_l (``_outer_gram``);
+    its rows against the dense blocks' columns M, sum_s U_si conj(V_sj) M_sc, are U^T times the
+    products conj(V_j) M_c; M^H M is small. All in real GEMMs over the sample axis: for the 4x4 RBM
+    (P = 288, 256 of them in O_W) a fifth of the multiplications of X^H X, in double precision. S is
+    factorised in single precision and refined against itself (``_solve_refined``: S v costs P^2).
+    """
+    ns = e_loc.shape[0]
+    k = next(i for i, b in enumerate(blocks) if b[0] == "outer")
+    U, V = blocks[k][1], blocks[k][2]
+    dense = [b[1] for b in blocks if b[0] == "dense"]
+    dtype = jnp.result_type(U.dtype, V.dtype, e_loc.dtype, *[a.dtype for a in dense])
+    if real_params:  # O is real here (rows == Ns)
+        dtype = jnp.real(jnp.zeros((), dtype)).dtype
+    n1, n2 = U.shape[1], V.shape[1]
+    U = U.astype(jnp.real(jnp.zeros((), dtype)).dtype)
+    V = V.astype(dtype)
+    M = jnp.concatenate([a.astype(dtype) for a in dense], axis=1) if dense else jnp.zeros((ns, 0), dtype)
+    r = M.shape[1]
+    e = e_loc - jnp.mean(e_loc)
+    e = jnp.real(e).astype(dtype) if real_params else e.astype(dtype)
+
+    G_ww = _outer_gram(U, V)
+    G_wr = _real_times(U, (jnp.conj(V)[:, :, None] * M[:, None, :]).reshape(ns, n2 * r)).reshape(n1 * n2, r)
+    G_rr = _xh_dot(M, M)
+    G = jnp.concatenate([jnp.concatenate([G_ww, G_wr], axis=1),
+                         jnp.concatenate([jnp.conj(G_wr).T, G_rr], axis=1)], axis=0)
+    m = jnp.concatenate([_real_times(U, V).ravel() / ns, jnp.mean(M, axis=0)])
+    F = jnp.concatenate([_real_times(U, jnp.conj(V) * e[:, None]).ravel(), _xh_dot(M, e)]) / ns
+    S = G / ns - jnp.conj(m)[:, None] * m[None, :]
+    # back to the blocks' column order: the outer block's columns sit at its place among the others
+    widths = [b[1].shape[1] if b[0] == "dense" else n1 * n2 for b in blocks]
+    lo = int(np.sum(widths[:k]))
+    order = np.concatenate([np.arange(n1 * n2, n1 * n2 + lo), np.arange(n1 * n2), np.arange(n1 * n2 + lo, n1 * n2 + r)])
+    S, F = S[order][:, order], F[order]
+    D = jnp.maximum(shift + sr.shift_scale(step) * jnp.real(jnp.diagonal(S)), 1e-14)
+    A = S + jnp.diag(D).astype(S.dtype)
+    if _mixed(A, A.shape[0]):
+        return _solve_refined(A.astype(_low(A.dtype)), lambda v: A @ v, F, REFINE_TOL, lambda: _cholesky_solve(A, F))
+    return _cholesky_solve(A, F)
+
+
+def _real_times(U, B):
+    """U^T B over the sample axis for real U (Ns, n) and B (Ns, c), complex B as one real product of
+    its real and imaginary parts side by side (XLA's CPU complex GEMM is several times slower)."""
+    if not jnp.iscomplexobj(B):
+        return jax.lax.dot_general(U.astype(B.dtype), B, _CONTRACT_ROWS)
+    c = B.shape[1]
+    R = jax.lax.dot_general(U.astype(B.real.dtype), jnp.concatenate([B.real, B.imag], axis=1), _CONTRACT_ROWS)
+    return jax.lax.complex(R[:, :c], R[:, c:])
+
+
+def _outer_gram(U, V):
+    """(U (x) V)^H (U (x) V) for real U (Ns, n1) and V (Ns, n2): rows and columns (i, j), i * n2 + j.
+
+    G[(i,j),(k,l)] = sum_s (U_si U_sk) (conj(V_sj) V_sl) is symmetric in (i, k) (U is real) and
+    Hermitian in (j, l): one real GEMM over the sample axis between the pair products U_i U_k,
+    i <= k, and conj(V_j) V_l, j <= l (real and imaginary parts side by side), a quarter of the
+    (n1 n2)^2 Ns of the plain product; the other pairs are gathered from it.
+    """
+    ns, n1 = U.shape
+    n2 = V.shape[1]
+    iu, ku = np.triu_indices(n1)
+    ju, lu = np.triu_indices(n2)
+    R = _real_times(U[:, iu] * U[:, ku], jnp.conj(V[:, ju]) * V[:, lu])  # (pairs ik, pairs jl)
+
+    def pairs(n, a, b):
+        index = np.zeros((n, n), np.int32)
+        index[a, b] = index[b, a] = np.arange(a.size)
+        return index
+
+    T = R[pairs(n1, iu, ku)[:, :, None, None], pairs(n2, ju, lu)[None, None]]  # T[i, k, j, l]
+    if jnp.iscomplexobj(T):  # j > l: the conjugate of the pair (l, j)
+        T = jnp.where(jnp.asarray(np.greater.outer(np.arange(n2), np.arange(n2))), jnp.conj(T), T)
+    return T.transpose(0, 2, 1, 3).reshape(n1 * n2, n1 * n2)
 
 
 def _cg(sr, matvec, F, D):
