@@ -24,9 +24,10 @@ refined against the exact double-precision product (X^H (X v) + D v, or the kern
 by block) until its relative residual is below ``REFINE_TOL`` (1e-10); the double-precision matrix
 is formed only if that fails (``_solve_refined``). The single-precision Gram matrix costs half the
 memory traffic and time of the double one, and the solution is that of a double-precision solve.
-The dense S of a model with one outer block of real U (the RBM's sigma t^T) is the exception: built
+The dense S of a model with one outer block of real U (the RBM's sigma t^T) is built differently:
 around that block's structure (``_dense_structured``) it costs few enough multiplications to be
-built and factorised in double precision directly.
+built in double precision from the blocks; it is then factorised in single precision and refined
+against itself.
 
 ``"auto"`` (default) picks the cheapest by operation count (``SR.choose``): dense when P is well below
 Ns, kernel when Ns is, CG when both are comparable and O has no structure, and CG when the smaller
@@ -351,7 +352,7 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
 
     S = X^H X = G / Ns - conj(m) m^T with G = O^H O and m = <O>, F = O^H (E - <E>) / Ns. G's
     outer-by-outer block, G[(i,j),(k,l)] = sum_s U_si U_sk conj(V_sj) V_sl, is the product of the
-    real pair products U_i U_k (i <= k: the block is Hermitian) and conj(V_j) V_l (``_outer_gram``);
+    pair products U_i U_k and conj(V_j) V_l, each pair once (``_outer_gram``);
     its rows against the dense blocks' columns M, sum_s U_si conj(V_sj) M_sc, are U^T times the
     products conj(V_j) M_c; M^H M is small. All in real GEMMs over the sample axis: for the 4x4 RBM
     (P = 288, 256 of them in O_W) a fifth of the multiplications of X^H X, in double precision. S is
