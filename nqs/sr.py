@@ -177,6 +177,11 @@ def centred(O, e_loc, real_params: bool):
     return X, eps.astype(dtype)
 
 
+def _widths(blocks):
+    """The number of parameters (columns of O) of each block: n for a dense block, n1 n2 for an outer one."""
+    return [b[1].shape[-1] if b[0] == "dense" else b[1].shape[-1] * b[2].shape[-1] for b in blocks]
+
+
 def materialize(blocks):
     """The (Ns, [R,] P) matrix of log-derivatives from its blocks (see ``natural_gradient``)."""
     cols = []
@@ -293,7 +298,7 @@ def natural_gradient(sr: SR, O, e_loc, step, real_params: bool, diag_shift=None,
 def _direction(sr, shift, blocks, e_loc, step, real_params):
     """(S + D)^{-1} X^H eps by the solver ``sr.choose`` picks (``natural_gradient``)."""
     ns = e_loc.shape[0]
-    widths = [b[1].shape[1] if b[0] == "dense" else b[1].shape[1] * b[2].shape[1] for b in blocks]
+    widths = _widths(blocks)
     rows = 2 * ns if real_params and any(jnp.iscomplexobj(b[1]) or jnp.iscomplexobj(b[-1]) for b in blocks) else ns
     can_structure = sr.schedule is None and rows == ns and any(b[0] == "outer" for b in blocks)
     gram_width = sum(b[1].shape[1] if b[0] == "dense" else b[1].shape[1] + b[2].shape[1] for b in blocks)
@@ -382,8 +387,7 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
     F = jnp.concatenate([_real_times(U, jnp.conj(V) * e[:, None]).ravel(), _xh_dot(M, e)]) / ns
     S = G / ns - jnp.conj(m)[:, None] * m[None, :]
     # back to the blocks' column order: the outer block's columns sit at its place among the others
-    widths = [b[1].shape[1] if b[0] == "dense" else n1 * n2 for b in blocks]
-    lo = int(np.sum(widths[:k]))
+    lo = int(np.sum(_widths(blocks)[:k]))
     order = np.concatenate([np.arange(n1 * n2, n1 * n2 + lo), np.arange(n1 * n2), np.arange(n1 * n2 + lo, n1 * n2 + r)])
     S, F = S[order][:, order], F[order]
     D = jnp.maximum(shift + sr.shift_scale(step) * jnp.real(jnp.diagonal(S)), 1e-14)
@@ -540,8 +544,7 @@ def _block_products(blocks, dtype):
     (sum_k ((U V_mat) * V)_sk, and U^H diag(y) V^*), and O is never formed."""
     ns = blocks[0][1].shape[0]
     blocks = [(b[0],) + tuple(x.astype(dtype) for x in b[1:]) for b in blocks]
-    sizes = [b[1].shape[1] if b[0] == "dense" else b[1].shape[1] * b[2].shape[1] for b in blocks]
-    offsets = np.cumsum([0] + sizes)
+    offsets = np.cumsum([0] + _widths(blocks))
 
     def o_dot(v):  # O v, shape (Ns,)
         out = jnp.zeros((ns,), jnp.result_type(dtype, v.dtype))
