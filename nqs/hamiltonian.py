@@ -83,7 +83,8 @@ class Heisenberg:
 
     def tables(self, model, params):
         """The model's per-step tables, with its per-bond exchange tables for this lattice's bonds
-        where it has them (``model.exchange_tables``: the RBMs), which ``local_energy`` and the
+        where it has them (``model.exchange_tables``: the RBMs, and Saito's FFNNs of sigmoid or tanh
+        units), which ``local_energy`` and the
         sampler's exchange moves then use."""
         tables = model.tables(params)
         if hasattr(model, "exchange_tables"):

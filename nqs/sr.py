@@ -346,14 +346,16 @@ def _direction(sr, shift, blocks, e_loc, step, real_params):
 
 
 def _outer_gram_applies(blocks):
-    """Whether the dense S is built by ``_dense_structured``: one outer block, with a real U."""
+    """Whether the dense S is built by ``_dense_structured``: one outer block, one factor real."""
     outer = [b for b in blocks if b[0] == "outer"]
-    return len(outer) == 1 and not jnp.iscomplexobj(outer[0][1])
+    return len(outer) == 1 and not (jnp.iscomplexobj(outer[0][1]) and jnp.iscomplexobj(outer[0][2]))
 
 
 def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
     """The dense solve with S built from the blocks around their outer block (the RBM's O_W =
-    sigma t^T, U = sigma real), O never formed.
+    sigma t^T, U = sigma real), O never formed. An outer block whose real factor is the second
+    (Saito's FFNN: O_W = (f g' / A) sigma^T) is the transposed block of the swapped factors: S is
+    built for that and its columns put back in the block's order.
 
     S = X^H X = G / Ns - conj(m) m^T with G = O^H O and m = <O>, F = O^H (E - <E>) / Ns. G's
     outer-by-outer block, G[(i,j),(k,l)] = sum_s U_si U_sk conj(V_sj) V_sl, is the product of the
@@ -366,6 +368,9 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
     ns = e_loc.shape[0]
     k = next(i for i, b in enumerate(blocks) if b[0] == "outer")
     U, V = blocks[k][1], blocks[k][2]
+    swap = jnp.iscomplexobj(U)
+    if swap:
+        U, V = V, U
     dense = [b[1] for b in blocks if b[0] == "dense"]
     dtype = jnp.result_type(U.dtype, V.dtype, e_loc.dtype, *[a.dtype for a in dense])
     if real_params:  # O is real here (rows == Ns)
@@ -387,8 +392,11 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
     F = jnp.concatenate([_real_times(U, jnp.conj(V) * e[:, None]).ravel(), _xh_dot(M, e)]) / ns
     S = G / ns - jnp.conj(m)[:, None] * m[None, :]
     # back to the blocks' column order: the outer block's columns sit at its place among the others
+    # (with swapped factors the block's column (i, j) is our (j, i))
     lo = int(np.sum(_widths(blocks)[:k]))
-    order = np.concatenate([np.arange(n1 * n2, n1 * n2 + lo), np.arange(n1 * n2), np.arange(n1 * n2 + lo, n1 * n2 + r)])
+    outer = np.arange(n1 * n2).reshape(n1, n2)
+    outer = (outer.T if swap else outer).ravel()
+    order = np.concatenate([np.arange(n1 * n2, n1 * n2 + lo), outer, np.arange(n1 * n2 + lo, n1 * n2 + r)])
     S, F = S[order][:, order], F[order]
     D = jnp.maximum(shift + sr.shift_scale(step) * jnp.real(jnp.diagonal(S)), 1e-14)
     A = S + jnp.diag(D).astype(S.dtype)

@@ -22,11 +22,12 @@ def test_local_energy_equals_dense_hamiltonian_on_4x2(model):
     H = nqs.Heisenberg(nqs.Square(4, 2))
     basis = sz0_basis(8)
     params = model.init(jax.random.PRNGKey(1), 8)
-    tables = model.tables(params)
     psi = np.exp(np.asarray(jax.vmap(lambda s: model.log_psi(params, s))(jnp.asarray(basis))))
     exact = (dense_heisenberg(H.lattice, basis) @ psi) / psi
-    ours = jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s)))(jnp.asarray(basis))
-    np.testing.assert_allclose(ours, exact, rtol=1e-10, atol=1e-10)
+    # the model's own tables, and the engine's (with per-bond exchange tables where g has a tanh form)
+    for tables in (model.tables(params), H.tables(model, params)):
+        ours = jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s)))(jnp.asarray(basis))
+        np.testing.assert_allclose(ours, exact, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("model", TABLE_MODELS, ids=["complex", "real", "symm-real"])
@@ -42,6 +43,46 @@ def test_ffnn_lookup_table_ratios_equal_full_reevaluation(model):
             np.testing.assert_allclose(np.exp(log_r), np.exp(full), rtol=1e-12)
             np.testing.assert_allclose(model.propose(tables, s, cache, f)[0], np.real(full), rtol=1e-12, atol=1e-13)
             np.testing.assert_allclose(new_cache[0], model.cache(tables, flip(s, f))[0], rtol=1e-12, atol=1e-14)
+
+
+EXCHANGE_MODELS = [nqs.FFNN(alpha=2, scale=0.3), nqs.FFNN(alpha=1, activation="tanh", dtype="float64", scale=0.3),
+                   nqs.FFNNSymm(nqs.Square(4, 4), alpha=2, scale=0.3), nqs.FFNN(alpha=1, activation="logcosh", scale=0.3)]
+
+
+@pytest.mark.parametrize("model", EXCHANGE_MODELS, ids=["sigmoid", "tanh-real", "symm-sigmoid", "logcosh"])
+def test_ffnn_exchange_tables_equal_full_reevaluation(model):
+    """Sigmoid and tanh units through tanh's addition theorem: every anti-aligned bond's ratio,
+    the Metropolis log |ratio| and the updated cache of an exchange move, and the closed-form
+    log-derivatives (per sample and as SR's blocks), against full evaluation and autodiff. log cosh
+    has no addition theorem and gets no exchange tables."""
+    from nqs.sr import materialize
+
+    lattice = nqs.Square(4, 4)
+    H = nqs.Heisenberg(lattice)
+    params = model.init(jax.random.PRNGKey(6), 16)
+    tables = H.tables(model, params)
+    if model.activation == "logcosh":
+        assert "exchange" not in tables
+        return
+    bonds = jnp.asarray(lattice.bonds)
+    sigmas = jnp.asarray(random_sz0(16, 8, seed=7))
+    for s in sigmas:
+        cache = model.cache(tables, s)
+        full = jax.vmap(lambda f: model.log_psi(params, flip(s, f)))(bonds) - model.log_psi(params, s)
+        anti = np.asarray(s[bonds[:, 0]] != s[bonds[:, 1]])
+        np.testing.assert_allclose(model.exchange_ratios(tables, s, cache)[anti], np.exp(full)[anti], rtol=1e-12)
+        for b in np.flatnonzero(anti)[:6]:
+            log_r, new_cache = model.propose_exchange(tables, s, cache, b)
+            np.testing.assert_allclose(log_r, np.real(full[b]), rtol=1e-12, atol=1e-13)
+            fresh = model.cache(tables, flip(s, bonds[b]))
+            for new, ref in zip(new_cache, fresh):
+                np.testing.assert_allclose(new, ref, rtol=1e-12, atol=1e-13)
+    caches = jax.vmap(model.cache, in_axes=(None, 0))(tables, sigmas)
+    closed = jax.vmap(model.log_derivatives, in_axes=(None, None, 0, 0))(params, tables, sigmas, caches)
+    generic = jax.vmap(lambda s: GenericModel.log_derivatives(model, params, tables, s, None))(sigmas)
+    np.testing.assert_allclose(closed, generic, rtol=1e-11, atol=1e-13)
+    blocks = materialize(model.log_derivative_blocks(params, tables, sigmas, caches))
+    np.testing.assert_allclose(blocks, closed, rtol=1e-11, atol=1e-13)
 
 
 @pytest.mark.parametrize("model", [nqs.RBMSymm(nqs.Square(4, 4), alpha=1), nqs.DeepFFNN(widths=(1,))],

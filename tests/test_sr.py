@@ -7,6 +7,7 @@ import pytest
 
 import nqs
 from conftest import random_sz0
+from nqs import sr as sr_module
 from nqs.sr import materialize, natural_gradient
 
 
@@ -160,16 +161,19 @@ def test_refined_solve_falls_back_to_double_precision():
     assert np.all(np.asarray(unreachable) == 0.0)
 
 
+@pytest.mark.parametrize("swapped", [False, True], ids=["real-first", "real-second"])
 @pytest.mark.parametrize("real", [False, True])
-def test_dense_s_built_around_an_outer_block_in_any_column_order(real):
+def test_dense_s_built_around_an_outer_block_in_any_column_order(real, swapped):
     """The dense solver builds S from the blocks around their one outer block (sr._dense_structured,
-    O never formed); with the outer block between dense ones the update is the one from O itself."""
+    O never formed); with the outer block between dense ones, and with its real factor first (the
+    RBM's sigma t^T) or second (Saito's FFNN), the update is the one from O itself."""
     rng = np.random.default_rng(4)
     ns, n1, n2 = 80, 4, 3
     U = jnp.asarray(rng.choice([-1.0, 1.0], (ns, n1)))
     V = jnp.asarray(rng.normal(size=(ns, n2)) + (0 if real else 1j * rng.normal(size=(ns, n2))))
     Z = jnp.asarray(rng.normal(size=(ns, 2)) + (0 if real else 1j * rng.normal(size=(ns, 2))))
-    blocks = [("dense", U), ("dense", Z), ("outer", U, V), ("dense", V)]
+    blocks = [("dense", U), ("dense", Z), ("outer", V, U) if swapped else ("outer", U, V), ("dense", V)]
+    assert sr_module._outer_gram_applies(blocks)
     e_loc = jnp.asarray(rng.normal(size=ns) + 1j * rng.normal(size=ns))
     sr = nqs.SR(solver="dense", schedule="carleo-troyer")
     reference = _textbook(materialize(blocks), e_loc, sr.diag_shift, float(sr.shift_scale(3)), real)
