@@ -46,10 +46,13 @@ def test_ffnn_lookup_table_ratios_equal_full_reevaluation(model):
 
 
 EXCHANGE_MODELS = [nqs.FFNN(alpha=2, scale=0.3), nqs.FFNN(alpha=1, activation="tanh", dtype="float64", scale=0.3),
-                   nqs.FFNNSymm(nqs.Square(4, 4), alpha=2, scale=0.3), nqs.FFNN(alpha=1, activation="logcosh", scale=0.3)]
+                   nqs.FFNNSymm(nqs.Square(4, 4), alpha=2, scale=0.3), nqs.FFNN(alpha=1, activation="logcosh", scale=0.3),
+                   # 53 hidden units: the local energy's sums scan over blocks, plus a remainder (rbm._over_units)
+                   nqs.FFNN(alpha=53 / 16, scale=0.3), nqs.FFNN(alpha=53 / 16, activation="tanh", dtype="float64", scale=0.3)]
 
 
-@pytest.mark.parametrize("model", EXCHANGE_MODELS, ids=["sigmoid", "tanh-real", "symm-sigmoid", "logcosh"])
+@pytest.mark.parametrize("model", EXCHANGE_MODELS,
+                         ids=["sigmoid", "tanh-real", "symm-sigmoid", "logcosh", "wide-sigmoid", "wide-tanh-real"])
 def test_ffnn_exchange_tables_equal_full_reevaluation(model):
     """Sigmoid and tanh units through tanh's addition theorem: every anti-aligned bond's ratio,
     the Metropolis log |ratio| and the updated cache of an exchange move, and the closed-form

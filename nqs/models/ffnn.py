@@ -45,7 +45,7 @@ from jax.flatten_util import ravel_pytree
 
 from ..lattice import Square
 from .base import GenericModel
-from .rbm import _check_alpha, _check_dtype, _log_cosh, _normal, _TiedFilters
+from .rbm import PRODUCT_CARRY, PRODUCT_UNROLL, _check_alpha, _check_dtype, _log_cosh, _normal, _over_units, _TiedFilters
 
 ACTIVATIONS = {
     "sigmoid": jax.nn.sigmoid,
@@ -150,7 +150,11 @@ class _SumOfUnits(GenericModel):
         bonds = jnp.asarray(bonds)
         W = tables["W"]
         D = 2 * (W[:, bonds[:, 0]] - W[:, bonds[:, 1]]).T
-        return {**tables, "exchange": {"bonds": bonds, "tanh": jnp.tanh(self._tanh_form[2] * D)}}
+        tau = jnp.tanh(self._tanh_form[2] * D)
+        parts = [tau.real, tau.imag] if jnp.iscomplexobj(tau) else [tau]
+        return {**tables, "exchange": {"bonds": bonds, "tanh": tau,
+                                       # the local energy's layout: hidden unit, part, bond (_bond_sums)
+                                       "columns": jnp.stack(parts, axis=1).transpose(2, 1, 0)}}
 
     def propose_exchange(self, tables, sigma, cache, b):
         """``propose`` for the exchange of bond ``b``, whose spins are anti-aligned."""
@@ -167,9 +171,45 @@ class _SumOfUnits(GenericModel):
         the anti-aligned bonds only (the local energy masks the others)."""
         ex = tables["exchange"]
         u, amp = cache
-        st = sigma[ex["bonds"][:, 0]].astype(ex["tanh"].dtype)[:, None] * ex["tanh"]
-        new_u = (u - st) * _reciprocal(1 - u * st)
-        return self._amplitude(tables, new_u) / amp
+        s = sigma[ex["bonds"][:, 0]].astype(ex["columns"].dtype)
+        c0, c1, _ = self._tanh_form
+        return (c0 * jnp.sum(tables["f"]) + c1 * _bond_sums(ex["columns"], s, u, tables["f"])) / amp
+
+    def exchange_batch(self, tables, n_samples):
+        """Samples per local-energy batch on a CPU (``VMC._cache_batch``), as the RBM's
+        (``rbm.RBM.exchange_batch``): all of them when ``_bond_sums`` is one fused pass."""
+        M, _, B = tables["exchange"]["columns"].shape
+        return n_samples if M <= PRODUCT_UNROLL else max(1, PRODUCT_CARRY // B)
+
+
+def _bond_sums(columns, s, u, f):
+    """sum_k f_k u'_bk with u'_bk = (u_k - s_b tau_bk) / (1 - s_b u_k tau_bk), for every bond b:
+    ``columns`` (M, 2, B) holds tau', tau'' of the bonds (M, 1, B for real parameters), ``s`` (B,)
+    the sign s_b, ``u`` and ``f`` (M,). Accumulated over the hidden units in real arithmetic on (B,)
+    vectors, one fused pass, as the RBM's products (``rbm._bond_products``), instead of a (B, M)
+    array of u' per sample in batches: 6x6 local energies of 1008 samples 10.7 / 12.4 -> 7.3 / 6.6 ms,
+    4x4 3.0 / 3.8 -> 2.5 / 3.1 ms (2-core CPU, the two versions alternated; equal to 4e-15)."""
+    complex_ = columns.shape[1] == 2
+
+    def add(acc, col, x):
+        if complex_:
+            (tr, ti), (ur, ui, fr, fi) = col, x
+            sr, si = s * tr, s * ti  # s tau
+            nr, ni = ur - sr, ui - si  # u - s tau
+            dr, di = 1 - (ur * sr - ui * si), -(ur * si + ui * sr)  # 1 - u s tau
+            m = 1 / (dr * dr + di * di)
+            qr, qi = (nr * dr + ni * di) * m, (ni * dr - nr * di) * m
+            term = (fr * qr - fi * qi, fr * qi + fi * qr)
+        else:
+            (tr,), (ur, fr) = col, x
+            st = s * tr
+            term = (fr * (ur - st) / (1 - ur * st),)
+        return term if acc is None else tuple(a + t for a, t in zip(acc, term))
+
+    zero = jnp.zeros((columns.shape[2],), columns.dtype)
+    x = (jnp.real(u), jnp.imag(u), jnp.real(f), jnp.imag(f)) if complex_ else (u, f)
+    acc = _over_units(columns, x, add, (zero, zero) if complex_ else (zero,))
+    return jax.lax.complex(*acc) if complex_ else acc[0]
 
 
 def _abs2(x):
