@@ -629,16 +629,15 @@ def stored_state(path, *, name: str = "main", seed: int = 1):
 
     ckpt = read_checkpoint(path, name)
     vmc, exact = _vmc_from_config(ckpt["config"], None, ckpt.get("exact"))
-    template = vmc.model.init(jax.random.PRNGKey(0), vmc.hamiltonian.n_sites)
-    p_leaves, p_def = jax.tree_util.tree_flatten(template)
-    stored = ckpt["leaves"]  # VMCState(params, opt_state, direction, sampler=(sigma, key), step) in tree order
-    if len(stored) < len(p_leaves) + 3 or any(np.shape(a) != np.shape(b) for a, b in zip(stored, p_leaves)):
+    # the checkpoint's leaves in the tree of the run's VMCState, its shapes traced without running
+    # the initialisation (thermalisation included)
+    leaves, treedef = jax.tree_util.tree_flatten(jax.eval_shape(vmc.init, jax.random.PRNGKey(0)))
+    stored = ckpt["leaves"]
+    if len(stored) != len(leaves) or any(np.shape(a) != b.shape for a, b in zip(stored, leaves)):
         raise ValueError(f"{path}: the checkpoint does not match the run's configuration (another nqs version?)")
-    params = jax.tree_util.tree_unflatten(p_def, [jnp.asarray(a, dtype=b.dtype) for a, b in zip(stored, p_leaves)])
-    real = jnp.real(p_leaves[0]).dtype
-    sstate = SamplerState(sigma=shard_chains(jnp.asarray(stored[-3], real)),
-                          key=jax.random.fold_in(jnp.asarray(stored[-2]), seed))
-    return vmc, params, sstate, int(stored[-1]), exact
+    state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a, dtype=b.dtype) for a, b in zip(stored, leaves)])
+    sstate = SamplerState(sigma=shard_chains(state.sampler.sigma), key=jax.random.fold_in(state.sampler.key, seed))
+    return vmc, state.params, sstate, int(state.step), exact
 
 
 def _vmc_from_config(config: dict, optimizer, exact):
