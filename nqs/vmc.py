@@ -187,9 +187,9 @@ class VMC:
         where the batch is sized so that its ratio factors (one per bond and per entry of a
         sample's cache: the RBM's hidden units) stay near 2^19 numbers (8 MB in complex128) and
         in cache. Unbatched, the 10x10 RBM's 1008 x 200 x 100 factors (320 MB) are written to
-        memory and read back, and the pass takes 3x longer; the numbers do not change. The RBMs'
-        exchange ratios form no such factors (``rbm._bond_products``); they size their own batch
-        (``exchange_batch``)."""
+        memory and read back, and the pass takes 3x longer; the numbers do not change. The exchange
+        ratios of the RBMs and of Saito's FFNN form no such factors (``rbm._bond_products``,
+        ``ffnn._bond_sums``); they size their own batch (``exchange_batch``)."""
         if jax.default_backend() != "cpu":
             return sigma.shape[0]
         if has_exchange_tables(self.model, tables) and hasattr(self.model, "exchange_batch"):
@@ -559,12 +559,7 @@ def resume(path, steps: int | None = None, *, progress: bool = True, callback=No
     if config.get("optimizer", "sgd") != "sgd" and optimizer is None:
         raise ValueError(f"{path}: the run used a custom optimizer ({config['optimizer']}); pass it as optimizer=")
     vmc, exact = _vmc_from_config(config, optimizer, ckpt.get("exact"))
-    template = vmc.init(jax.random.PRNGKey(config["seed"]))
-    leaves, treedef = jax.tree_util.tree_flatten(template)
-    stored = ckpt["leaves"]
-    if len(stored) != len(leaves) or any(np.shape(a) != np.shape(b) for a, b in zip(stored, leaves)):
-        raise ValueError(f"{path}: the checkpoint does not match the run's configuration (another nqs version?)")
-    state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a, dtype=b.dtype) for a, b in zip(stored, leaves)])
+    state = _checkpointed_state(path, vmc, ckpt["leaves"])
     total = int(config["steps"] if steps is None else steps)
     if total < int(state.step):
         raise ValueError(f"steps={total} is before the checkpoint (step {int(state.step)})")
@@ -629,15 +624,18 @@ def stored_state(path, *, name: str = "main", seed: int = 1):
 
     ckpt = read_checkpoint(path, name)
     vmc, exact = _vmc_from_config(ckpt["config"], None, ckpt.get("exact"))
-    # the checkpoint's leaves in the tree of the run's VMCState, its shapes traced without running
-    # the initialisation (thermalisation included)
-    leaves, treedef = jax.tree_util.tree_flatten(jax.eval_shape(vmc.init, jax.random.PRNGKey(0)))
-    stored = ckpt["leaves"]
-    if len(stored) != len(leaves) or any(np.shape(a) != b.shape for a, b in zip(stored, leaves)):
-        raise ValueError(f"{path}: the checkpoint does not match the run's configuration (another nqs version?)")
-    state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a, dtype=b.dtype) for a, b in zip(stored, leaves)])
+    state = _checkpointed_state(path, vmc, ckpt["leaves"])
     sstate = SamplerState(sigma=shard_chains(state.sampler.sigma), key=jax.random.fold_in(state.sampler.key, seed))
     return vmc, state.params, sstate, int(state.step), exact
+
+
+def _checkpointed_state(path, vmc, stored) -> VMCState:
+    """The checkpoint's leaves ``stored`` in the tree of ``vmc``'s VMCState, whose shapes and dtypes
+    are traced (``jax.eval_shape``) without running the initialisation and its thermalisation."""
+    leaves, treedef = jax.tree_util.tree_flatten(jax.eval_shape(vmc.init, jax.random.PRNGKey(0)))
+    if len(stored) != len(leaves) or any(np.shape(a) != b.shape for a, b in zip(stored, leaves)):
+        raise ValueError(f"{path}: the checkpoint does not match the run's configuration (another nqs version?)")
+    return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a, dtype=b.dtype) for a, b in zip(stored, leaves)])
 
 
 def _vmc_from_config(config: dict, optimizer, exact):

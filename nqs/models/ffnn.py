@@ -45,7 +45,7 @@ from jax.flatten_util import ravel_pytree
 
 from ..lattice import Square
 from .base import GenericModel
-from .rbm import PRODUCT_CARRY, PRODUCT_UNROLL, _check_alpha, _check_dtype, _log_cosh, _normal, _over_units, _TiedFilters
+from .rbm import _check_alpha, _check_dtype, _log_cosh, _normal, _over_units, _TiedFilters, _units_batch
 
 ACTIVATIONS = {
     "sigmoid": jax.nn.sigmoid,
@@ -178,8 +178,7 @@ class _SumOfUnits(GenericModel):
     def exchange_batch(self, tables, n_samples):
         """Samples per local-energy batch on a CPU (``VMC._cache_batch``), as the RBM's
         (``rbm.RBM.exchange_batch``): all of them when ``_bond_sums`` is one fused pass."""
-        M, _, B = tables["exchange"]["columns"].shape
-        return n_samples if M <= PRODUCT_UNROLL else max(1, PRODUCT_CARRY // B)
+        return _units_batch(tables["exchange"]["columns"], n_samples)
 
 
 def _bond_sums(columns, s, u, f):

@@ -171,8 +171,7 @@ class _LookupRBM(GenericModel):
         ``_bond_products`` is one fused pass (it writes nothing but its results); with a scanned
         product, as many as keep the batch's accumulators (one per bond and sample) near
         ``PRODUCT_CARRY`` numbers, in cache from one block to the next."""
-        M, _, B = tables["exchange"]["columns"].shape
-        return n_samples if M <= PRODUCT_UNROLL else max(1, PRODUCT_CARRY // B)
+        return _units_batch(tables["exchange"]["columns"], n_samples)
 
     def ratio(self, tables, sigma, cache, flips):
         """psi(sigma')/psi(sigma) itself for B flip sets (B, K): products of table entries, with no
@@ -243,6 +242,13 @@ def _over_units(columns, per_unit, update, start):
         )
         columns, per_unit = columns[head:], tuple(x[head:] for x in per_unit)
     return block(acc, columns, per_unit)
+
+
+def _units_batch(columns, n_samples):
+    """Samples per local-energy batch of a loop ``_over_units`` on ``columns`` (M, parts, B): all of
+    them when it is unrolled whole, else as many as keep the accumulators near PRODUCT_CARRY."""
+    M, _, B = columns.shape
+    return n_samples if M <= PRODUCT_UNROLL else max(1, PRODUCT_CARRY // B)
 
 
 def _bond_products(columns, s, t):
