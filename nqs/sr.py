@@ -24,10 +24,9 @@ refined against the exact double-precision product (X^H (X v) + D v, or the kern
 by block) until its relative residual is below ``REFINE_TOL`` (1e-10); the double-precision matrix
 is formed only if that fails (``_solve_refined``). The single-precision Gram matrix costs half the
 memory traffic and time of the double one, and the solution is that of a double-precision solve.
-The dense S of a model with one outer block of real U (the RBM's sigma t^T) is built differently:
-around that block's structure (``_dense_structured``) it costs few enough multiplications to be
-built in double precision from the blocks; it is then factorised in single precision and refined
-against itself.
+The dense S of a model with one outer block of real U (the RBM's sigma t^T) is built around that
+block's structure (``_dense_structured``), from single-precision blocks, and refined against the exact
+product applied block by block.
 
 ``"auto"`` (default) picks the cheapest by operation count (``SR.choose``): dense when P is well below
 Ns, kernel when Ns is, CG when both are comparable and O has no structure, and CG when the smaller
@@ -362,8 +361,16 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
     pair products U_i U_k and conj(V_j) V_l, each pair once (``_outer_gram``);
     its rows against the dense blocks' columns M, sum_s U_si conj(V_sj) M_sc, are U^T times the
     products conj(V_j) M_c; M^H M is small. All in real GEMMs over the sample axis: for the 4x4 RBM
-    (P = 288, 256 of them in O_W) a fifth of the multiplications of X^H X, in double precision. S is
-    factorised in single precision and refined against itself (``_solve_refined``: S v costs P^2).
+    (P = 288, 256 of them in O_W) a fifth of the multiplications of X^H X.
+
+    From ``MIXED_MIN`` unknowns up, G is built from single-precision blocks (the GEMMs at twice the
+    speed: 4x4 RBM 5.1-5.5 -> 2.6-3.2 ms of its ~10 ms step on a 2-core CPU) and factorised in single
+    precision; the solution is refined against the exact double-precision S v + D v applied block by
+    block (``_block_products``: 4 Ns n1 n2 multiplications, S never formed in double), and m, F and
+    the diagonal of S (hence the shift D) are exact: the system solved is the double-precision one.
+    m^T m is subtracted from G in single precision, a cancellation when |<O>|^2 dwarfs the
+    fluctuations; the shift keeps the rounding small against the smallest eigenvalue, and should the
+    refinement still not converge the double-precision S is built and factorised instead.
     """
     ns = e_loc.shape[0]
     k = next(i for i, b in enumerate(blocks) if b[0] == "outer")
@@ -375,34 +382,51 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
     dtype = jnp.result_type(U.dtype, V.dtype, e_loc.dtype, *[a.dtype for a in dense])
     if real_params:  # O is real here (rows == Ns)
         dtype = jnp.real(jnp.zeros((), dtype)).dtype
+    real = jnp.real(jnp.zeros((), dtype)).dtype
     n1, n2 = U.shape[1], V.shape[1]
-    U = U.astype(jnp.real(jnp.zeros((), dtype)).dtype)
+    U = U.astype(real)
     V = V.astype(dtype)
     M = jnp.concatenate([a.astype(dtype) for a in dense], axis=1) if dense else jnp.zeros((ns, 0), dtype)
     r = M.shape[1]
     e = e_loc - jnp.mean(e_loc)
     e = jnp.real(e).astype(dtype) if real_params else e.astype(dtype)
 
-    G_ww = _outer_gram(U, V)
-    G_wr = _real_times(U, (jnp.conj(V)[:, :, None] * M[:, None, :]).reshape(ns, n2 * r)).reshape(n1 * n2, r)
-    G_rr = _xh_dot(M, M)
-    G = jnp.concatenate([jnp.concatenate([G_ww, G_wr], axis=1),
-                         jnp.concatenate([jnp.conj(G_wr).T, G_rr], axis=1)], axis=0)
     m = jnp.concatenate([_real_times(U, V).ravel() / ns, jnp.mean(M, axis=0)])
     F = jnp.concatenate([_real_times(U, jnp.conj(V) * e[:, None]).ravel(), _xh_dot(M, e)]) / ns
-    S = G / ns - jnp.conj(m)[:, None] * m[None, :]
+    # diag(G): sum_s U_si^2 |V_sj|^2 and sum_s |M_sc|^2
+    g_diag = jnp.concatenate([_real_times(U * U, jnp.abs(V) ** 2).ravel(), jnp.sum(jnp.abs(M) ** 2, axis=0)])
+    s_diag = g_diag / ns - jnp.abs(m) ** 2
     # back to the blocks' column order: the outer block's columns sit at its place among the others
     # (with swapped factors the block's column (i, j) is our (j, i))
     lo = int(np.sum(_widths(blocks)[:k]))
     outer = np.arange(n1 * n2).reshape(n1, n2)
     outer = (outer.T if swap else outer).ravel()
     order = np.concatenate([np.arange(n1 * n2, n1 * n2 + lo), outer, np.arange(n1 * n2 + lo, n1 * n2 + r)])
-    S, F = S[order][:, order], F[order]
-    D = jnp.maximum(shift + sr.shift_scale(step) * jnp.real(jnp.diagonal(S)), 1e-14)
-    A = S + jnp.diag(D).astype(S.dtype)
-    if _mixed(A, A.shape[0]):
-        return _solve_refined(A.astype(_low(A.dtype)), lambda v: A @ v, F, REFINE_TOL, lambda: _cholesky_solve(A, F))
-    return _cholesky_solve(A, F)
+    F, s_diag = F[order], s_diag[order]
+    D = jnp.maximum(shift + sr.shift_scale(step) * s_diag, 1e-14)
+
+    def shifted_s(U, V, M, m, D):  # S + D in the blocks' order, in the precision of V and M
+        G_ww = _outer_gram(U, V)
+        G_wr = _real_times(U, (jnp.conj(V)[:, :, None] * M[:, None, :]).reshape(ns, n2 * r)).reshape(n1 * n2, r)
+        G_rr = _xh_dot(M, M)
+        G = jnp.concatenate([jnp.concatenate([G_ww, G_wr], axis=1),
+                             jnp.concatenate([jnp.conj(G_wr).T, G_rr], axis=1)], axis=0)
+        S = (G / ns - jnp.conj(m)[:, None] * m[None, :])[order][:, order]
+        return S + jnp.diag(D.astype(S.dtype))
+
+    if not _mixed(V, n1 * n2 + r):
+        return _cholesky_solve(shifted_s(U, V, M, m, D), F)
+    low, low_real = _low(dtype), _low(real)
+    A_low = shifted_s(U.astype(low_real), V.astype(low), M.astype(low), m.astype(low), D)
+
+    o_dot, oh_dot = _block_products(blocks, dtype)
+    m_blocks = m[order]
+
+    def matvec(v):  # (S + D) v = X^H (X v) + D v, X = (O - 1 m^T) / sqrt(Ns)
+        y = o_dot(v) - jnp.sum(m_blocks * v)  # sqrt(Ns) X v, which sums to zero over the samples,
+        return oh_dot(y) / ns + D * v  # so that O^H y = (O - 1 m^T)^H y
+
+    return _solve_refined(A_low, matvec, F, REFINE_TOL, lambda: _cholesky_solve(shifted_s(U, V, M, m, D), F))
 
 
 def _real_times(U, B):

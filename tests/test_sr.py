@@ -22,15 +22,16 @@ def _problem(model, n_samples, seed=0):
     return model.log_derivative_blocks(params, tables, sigma, caches), e_loc
 
 
-def _textbook(O, e, shift, scale, real):
-    """(S + shift + scale diag S)^{-1} F from the definitions S = <O*O> - <O*><O>, F = <O*E> - <O*><E>."""
+def _textbook(O, e, shift, scale, real, system=False):
+    """(S + shift + scale diag S)^{-1} F from the definitions S = <O*O> - <O*><O>, F = <O*E> - <O*><E>
+    (with ``system``, also the matrix S + D and F)."""
     O, e = np.asarray(O), np.asarray(e)
     S = (O.conj().T @ O) / len(e) - np.outer(O.conj().mean(0), O.mean(0))
     F = (O.conj().T @ e) / len(e) - O.conj().mean(0) * e.mean()
     if real:
         S, F = S.real, F.real
     A = S + np.diag(shift + scale * np.diag(S).real)
-    return np.linalg.solve(A, F)
+    return (np.linalg.solve(A, F), A, F) if system else np.linalg.solve(A, F)
 
 
 @pytest.mark.parametrize("n_samples", [40, 200], ids=["samples<params", "samples>params"])
@@ -161,21 +162,33 @@ def test_refined_solve_falls_back_to_double_precision():
     assert np.all(np.asarray(unreachable) == 0.0)
 
 
+@pytest.mark.parametrize("size", ["double", "mixed"])
 @pytest.mark.parametrize("swapped", [False, True], ids=["real-first", "real-second"])
 @pytest.mark.parametrize("real", [False, True])
-def test_dense_s_built_around_an_outer_block_in_any_column_order(real, swapped):
+def test_dense_s_built_around_an_outer_block_in_any_column_order(real, swapped, size, monkeypatch):
     """The dense solver builds S from the blocks around their one outer block (sr._dense_structured,
     O never formed); with the outer block between dense ones, and with its real factor first (the
-    RBM's sigma t^T) or second (Saito's FFNN), the update is the one from O itself."""
+    RBM's sigma t^T) or second (Saito's FFNN), the update is the one from O itself. From MIXED_MIN
+    unknowns up S is built in single precision and the solution refined against the exact product
+    block by block: still the double-precision update, with the constant shift alone (S itself
+    singular: fewer samples than parameters) and with Carleo & Troyer's schedule, without the
+    double-precision fallback (made to fail here)."""
     rng = np.random.default_rng(4)
-    ns, n1, n2 = 80, 4, 3
+    ns, n1, n2 = (80, 4, 3) if size == "double" else (120, 16, 16)
     U = jnp.asarray(rng.choice([-1.0, 1.0], (ns, n1)))
-    V = jnp.asarray(rng.normal(size=(ns, n2)) + (0 if real else 1j * rng.normal(size=(ns, n2))))
+    # a mean of O well above its fluctuations, as the RBM's t = tanh(theta) has
+    V = jnp.asarray(0.8 + 0.3 * rng.normal(size=(ns, n2)) + (0 if real else 1j * (0.5 + 0.3 * rng.normal(size=(ns, n2)))))
     Z = jnp.asarray(rng.normal(size=(ns, 2)) + (0 if real else 1j * rng.normal(size=(ns, 2))))
     blocks = [("dense", U), ("dense", Z), ("outer", V, U) if swapped else ("outer", U, V), ("dense", V)]
     assert sr_module._outer_gram_applies(blocks)
+    assert sr_module._mixed(V.astype(jnp.complex128), sum(sr_module._widths(blocks))) == (size == "mixed")
     e_loc = jnp.asarray(rng.normal(size=ns) + 1j * rng.normal(size=ns))
-    sr = nqs.SR(solver="dense", schedule="carleo-troyer")
-    reference = _textbook(materialize(blocks), e_loc, sr.diag_shift, float(sr.shift_scale(3)), real)
-    delta = np.asarray(natural_gradient(sr, blocks, e_loc, 3, real))
-    assert np.linalg.norm(delta - reference) / np.linalg.norm(reference) < 1e-10
+    if size == "mixed":
+        monkeypatch.setattr(sr_module, "_cholesky_solve", lambda A, b: jnp.full_like(b, jnp.nan))
+    for sr in (nqs.SR(solver="dense", schedule="carleo-troyer"), nqs.SR(solver="dense", diag_shift=0.01)):
+        reference, A, F = _textbook(materialize(blocks), e_loc, sr.diag_shift, float(sr.shift_scale(3)), real, True)
+        delta = np.asarray(natural_gradient(sr, blocks, e_loc, 3, real))
+        # the double-precision system's solution: its residual at the refinement's tolerance (a
+        # single-precision solve leaves ~1e-6), hence within cond(A) x that of the exact solution
+        assert np.linalg.norm(A @ delta - F) / np.linalg.norm(F) < 1e-9
+        assert np.linalg.norm(delta - reference) / np.linalg.norm(reference) < 1e-7
