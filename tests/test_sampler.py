@@ -26,7 +26,7 @@ def _draw(H, model, params, sampler, n_per_chain, seed=0, site_tables=False):
     state = init_state(sampler, H, jax.random.PRNGKey(seed))
     tables = model.tables(params) if site_tables else H.tables(model, params)
     run = jax.jit(lambda st, n_discard: sample(sampler, model, tables, H, st, n_per_chain, n_discard), static_argnums=1)
-    state, _, _ = run(state, 300)  # thermalise
+    state, _, _ = run(state, 100)  # thermalise
     state, kept, acc = run(state, 0)
     return np.asarray(kept), float(acc)
 
