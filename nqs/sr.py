@@ -407,7 +407,7 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
 
     def shifted_s(U, V, M, m, D):  # S + D in the blocks' order, in the precision of V and M
         G_ww = _outer_gram(U, V)
-        G_wr = _real_times(U, (jnp.conj(V)[:, :, None] * M[:, None, :]).reshape(ns, n2 * r)).reshape(n1 * n2, r)
+        G_wr = _outer_times(U, V, M)
         G_rr = _xh_dot(M, M)
         G = jnp.concatenate([jnp.concatenate([G_ww, G_wr], axis=1),
                              jnp.concatenate([jnp.conj(G_wr).T, G_rr], axis=1)], axis=0)
@@ -439,19 +439,34 @@ def _real_times(U, B):
     return jax.lax.complex(R[:, :c], R[:, c:])
 
 
+def _pair_products(A, B=None):
+    """The columns A_j B_l for l >= j, in ``np.triu_indices`` order, from static slices (XLA's
+    gather of the same columns by index costs several times more)."""
+    B = A if B is None else B
+    return jnp.concatenate([A[:, j:j + 1] * B[:, j:] for j in range(A.shape[1])], axis=1)
+
+
 def _outer_gram(U, V):
     """(U (x) V)^H (U (x) V) for real U (Ns, n1) and V (Ns, n2): rows and columns (i, j), i * n2 + j.
 
     G[(i,j),(k,l)] = sum_s (U_si U_sk) (conj(V_sj) V_sl) is symmetric in (i, k) (U is real) and
     Hermitian in (j, l): one real GEMM over the sample axis between the pair products U_i U_k,
-    i <= k, and conj(V_j) V_l, j <= l (real and imaginary parts side by side), a quarter of the
-    (n1 n2)^2 Ns of the plain product; the other pairs are gathered from it.
+    i <= k, and conj(V_j) V_l, j <= l (real and imaginary parts side by side, formed in real
+    arithmetic), a quarter of the (n1 n2)^2 Ns of the plain product; the other pairs are gathered
+    from it.
     """
     ns, n1 = U.shape
     n2 = V.shape[1]
     iu, ku = np.triu_indices(n1)
     ju, lu = np.triu_indices(n2)
-    R = _real_times(U[:, iu] * U[:, ku], jnp.conj(V[:, ju]) * V[:, lu])  # (pairs ik, pairs jl)
+    if jnp.iscomplexobj(V):
+        Vr, Vi = jnp.real(V), jnp.imag(V)
+        re = _pair_products(Vr) + _pair_products(Vi)
+        im = _pair_products(Vr, Vi) - _pair_products(Vi, Vr)
+        R = jax.lax.dot_general(_pair_products(U).astype(re.dtype), jnp.concatenate([re, im], axis=1), _CONTRACT_ROWS)
+        R = jax.lax.complex(R[:, :ju.size], R[:, ju.size:])  # (pairs ik, pairs jl)
+    else:
+        R = jax.lax.dot_general(_pair_products(U).astype(V.dtype), _pair_products(V), _CONTRACT_ROWS)
 
     def pairs(n, a, b):
         index = np.zeros((n, n), np.int32)
@@ -462,6 +477,22 @@ def _outer_gram(U, V):
     if jnp.iscomplexobj(T):  # j > l: the conjugate of the pair (l, j)
         T = jnp.where(jnp.asarray(np.greater.outer(np.arange(n2), np.arange(n2))), jnp.conj(T), T)
     return T.transpose(0, 2, 1, 3).reshape(n1 * n2, n1 * n2)
+
+
+def _outer_times(U, V, M):
+    """sum_s U_si conj(V_sj) M_sc, rows (i, j) and columns c, for real U (Ns, n1): one real GEMM of U
+    with the products conj(V_j) M_c, formed in real arithmetic when complex."""
+    ns, n1 = U.shape
+    n2, r = V.shape[1], M.shape[1]
+    if not (jnp.iscomplexobj(V) or jnp.iscomplexobj(M)):
+        return _real_times(U, (V[:, :, None] * M[:, None, :]).reshape(ns, n2 * r)).reshape(n1 * n2, r)
+    V, M = V.astype(jnp.result_type(V.dtype, M.dtype)), M.astype(jnp.result_type(V.dtype, M.dtype))
+    Vr, Vi, Mr, Mi = jnp.real(V), jnp.imag(V), jnp.real(M), jnp.imag(M)
+    re = Vr[:, :, None] * Mr[:, None, :] + Vi[:, :, None] * Mi[:, None, :]
+    im = Vr[:, :, None] * Mi[:, None, :] - Vi[:, :, None] * Mr[:, None, :]
+    U = U.astype(Vr.dtype)
+    return jax.lax.complex(jax.lax.dot_general(U, re.reshape(ns, n2 * r), _CONTRACT_ROWS),
+                           jax.lax.dot_general(U, im.reshape(ns, n2 * r), _CONTRACT_ROWS)).reshape(n1 * n2, r)
 
 
 def _cg(sr, matvec, F, D):
