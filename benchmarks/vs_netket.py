@@ -21,10 +21,11 @@ optimisation (``--energy-steps``, 300 by default) and measure the final energy o
 samples, to show that the speed does not come from doing less.
 
 Other ansätze (``--model``): ``rbmsymm`` (translation-invariant RBM, ``--alpha`` filters; NetKet's
-``nk.models.RBMSymm`` over the lattice's translation group) and ``ffnn`` / ``deepffnn`` (Saito's
-network with alpha = ``--alpha``, and the deep network with widths (2, 1)), which NetKet runs through
-``nqs.as_flax``: the same network and parameters, NetKet's own sampler and SR. The DBM has no NetKet
-counterpart (NetKet cannot sample its deep units).
+``nk.models.RBMSymm`` over the lattice's translation group), ``ffnn`` (Saito's network with alpha =
+``--alpha``, which NetKet runs through ``nqs.as_flax``: the same network and parameters, NetKet's own
+sampler and SR) and ``deepffnn`` (the deep network with widths (2, 1) and log cosh units; NetKet's
+side is the same network written with flax's Dense layers and NetKet's ``log_cosh``). The DBM has no
+NetKet counterpart (NetKet cannot sample its deep units).
 
     python benchmarks/vs_netket.py                     # RBM alpha=1 on 4x4, 6x6, 10x10
     python benchmarks/vs_netket.py --sizes 4 --timed-steps 5 --energy-steps 0   # quick
@@ -48,7 +49,9 @@ import numpy as np
 
 import nqs  # sets jax_enable_x64 and the BLAS thread default before netket imports jax
 
+import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 import netket as nk  # noqa: E402
 
 N_SAMPLES, N_CHAINS, DIAG_SHIFT, LR, N_DISCARD = 1008, 16, 0.01, 0.01, 5
@@ -67,8 +70,26 @@ def nqs_model(name, L, alpha):
     raise ValueError(f"unknown model {name!r}")
 
 
+class NetKetDeepFFNN(nn.Module):
+    """The DeepFFNN as a NetKet user writes it: flax Dense layers of widths (2N, N) with NetKet's
+    ``nk.nn.log_cosh`` between them and the last layer's units summed (nqs's ``DeepFFNN(widths=(2,
+    1))``, the same function of its parameters; only NetKet's own activation differs)."""
+
+    widths: tuple = (2, 1)
+
+    @nn.compact
+    def __call__(self, x):
+        n = x.shape[-1]
+        for w in self.widths:
+            x = nk.nn.log_cosh(nn.Dense(int(round(w * n)), param_dtype=complex)(x))
+        return jnp.sum(x, axis=-1)
+
+
 def netket_model(name, L, alpha):
-    """NetKet's own RBM / RBMSymm, or the nqs network itself through ``nqs.as_flax``."""
+    """NetKet's own RBM / RBMSymm / deep network, or the nqs network itself through ``nqs.as_flax``
+    (Saito's FFNN, whose sum of sigmoid units NetKet has no model for)."""
+    if name == "deepffnn":
+        return NetKetDeepFFNN()
     if name == "rbm":
         return nk.models.RBM(alpha=alpha, param_dtype=complex)
     if name == "rbmsymm":

@@ -349,11 +349,33 @@ class DeepFFNN(GenericModel):
             }
         return params
 
-    def log_psi(self, params, sigma):
+    def _from_first_layer(self, params, theta):
+        """log psi from the first layer's pre-activations theta = W_1 sigma + b_1."""
         g = _activation(self.activation)
-        x = sigma
-        for layer in range(len(self.widths)):
+        x = g(theta)
+        for layer in range(1, len(self.widths)):
             p = params[f"layer{layer}"]
             x = g(p["W"] @ x.astype(p["W"].dtype) + p["b"])
         out = jnp.sum(x)
         return out.astype(jnp.result_type(out.dtype, jnp.complex64))
+
+    def log_psi(self, params, sigma):
+        p = params["layer0"]
+        return self._from_first_layer(params, p["W"] @ sigma.astype(p["W"].dtype) + p["b"])
+
+    # The first layer's look-up table (Carleo & Troyer's, for its pre-activations): the cache holds
+    # theta = W_1 sigma + b_1 with log psi, and flipping sites moves theta by -2 W_1[:, flips]
+    # sigma[flips], a few columns instead of the N x M_1 product; the layers above are evaluated
+    # in full, as they must be (every unit of layer 2 depends on every unit of layer 1).
+
+    def cache(self, tables, sigma):
+        p = tables["layer0"]
+        theta = p["W"] @ sigma.astype(p["W"].dtype) + p["b"]
+        return theta, self._from_first_layer(tables, theta)
+
+    def move(self, tables, sigma, cache, flips):
+        W = tables["layer0"]["W"]
+        theta, log_amp = cache
+        theta = theta - 2 * W[:, flips] @ sigma[flips].astype(W.dtype)
+        new = self._from_first_layer(tables, theta)
+        return new - log_amp, (theta, new)

