@@ -313,7 +313,8 @@ class FFNNSymm(_TiedFilters, _SumOfUnits):
 
 @dataclass(frozen=True)
 class DeepFFNN(GenericModel):
-    """Multilayer perceptron log psi(sigma) = sum(W_L g(... g(W_1 sigma + b_1) ...) + b_L), complex.
+    """Multilayer perceptron log psi(sigma) = sum(W_L g(... g(W_1 sigma + b_1) ...) + b_L), complex,
+    with a look-up table for the first layer's W_1 sigma + b_1 (the layers above evaluated per ratio).
 
     Args:
         widths: hidden-layer widths as multiples of N, e.g. (2, 1) for two layers of 2N and N units.
