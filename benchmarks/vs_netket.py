@@ -72,7 +72,7 @@ def nqs_model(name, L, alpha):
 
 class NetKetDeepFFNN(nn.Module):
     """The DeepFFNN as a NetKet user writes it: flax Dense layers of widths (2N, N) with NetKet's
-    ``nk.nn.log_cosh`` between them and the last layer's units summed (nqs's ``DeepFFNN(widths=(2,
+    ``nk.nn.activation.log_cosh`` between them and the last layer's units summed (nqs's ``DeepFFNN(widths=(2,
     1))``, the same function of its parameters; only NetKet's own activation differs)."""
 
     widths: tuple = (2, 1)
@@ -81,7 +81,7 @@ class NetKetDeepFFNN(nn.Module):
     def __call__(self, x):
         n = x.shape[-1]
         for w in self.widths:
-            x = nk.nn.log_cosh(nn.Dense(int(round(w * n)), param_dtype=complex)(x))
+            x = nk.nn.activation.log_cosh(nn.Dense(int(round(w * n)), param_dtype=complex)(x))
         return jnp.sum(x, axis=-1)
 
 

@@ -13,8 +13,10 @@ from nqs.models.base import GenericModel, flip
 
 MODELS = [nqs.FFNN(alpha=2), nqs.FFNN(alpha=1, activation="tanh", dtype="float64"), nqs.DeepFFNN(widths=(2, 1)),
           nqs.FFNNSymm(nqs.Square(4, 2), alpha=2, scale=0.3)]
-# look-up tables on 4x4: Saito's dense form (complex, real) and the real space-group sum
-TABLE_MODELS = [*MODELS[:2], nqs.FFNNSymm(nqs.Square(4, 4), alpha=2, dtype="float64", symmetries="space_group", scale=0.3)]
+# look-up tables on 4x4: Saito's dense form (complex, real), the real space-group sum and the deep
+# network's first layer (its layers above evaluated per ratio; log cosh in real arithmetic)
+TABLE_MODELS = [*MODELS[:2], nqs.FFNNSymm(nqs.Square(4, 4), alpha=2, dtype="float64", symmetries="space_group", scale=0.3),
+                nqs.DeepFFNN(widths=(2, 1), scale=0.5), nqs.DeepFFNN(widths=(1, 1, 0.5), activation="tanh", scale=0.5)]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: f"{type(m).__name__}-{m.activation}-{m.dtype}")
@@ -30,7 +32,7 @@ def test_local_energy_equals_dense_hamiltonian_on_4x2(model):
         np.testing.assert_allclose(ours, exact, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("model", TABLE_MODELS, ids=["complex", "real", "symm-real"])
+@pytest.mark.parametrize("model", TABLE_MODELS, ids=["complex", "real", "symm-real", "deep", "deep-3-tanh"])
 def test_ffnn_lookup_table_ratios_equal_full_reevaluation(model):
     params = model.init(jax.random.PRNGKey(2), 16)
     tables = model.tables(params)

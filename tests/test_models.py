@@ -196,3 +196,25 @@ def test_alpha_must_be_positive(alpha):
         nqs.RBM(alpha=alpha)
     with pytest.raises(ValueError, match="alpha"):
         nqs.RBMSymm(nqs.Square(4, 4), alpha=alpha)
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64, np.float64])
+def test_log_cosh_is_netkets_function(dtype):
+    """The activation's log cosh, in real arithmetic for complex arguments, is the function NetKet's
+    ``nk.nn.activation.log_cosh`` computes (the same branch of the imaginary part, which the next layer of a
+    deep network sees), for arguments from 0 to far past exp's range, and its complex derivative
+    is tanh."""
+    from nqs.models.rbm import _log_cosh
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=2000) * 3, [0.0, 1e-9, -40.0, 300.0, -800.0]])
+    y = np.concatenate([rng.normal(size=2000) * 6, [0.0, 7.0, -1e-9, 100.0, 2.5]])
+    z = (x + 1j * y) if np.iscomplexobj(np.zeros(1, dtype)) else x
+    z = jnp.asarray(z.astype(dtype))
+    ours, theirs = np.asarray(_log_cosh(z)), np.asarray(nk.nn.activation.log_cosh(z))
+    assert ours.dtype == theirs.dtype
+    tol = 1e-12 if dtype != np.complex64 else 2e-5
+    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
+    if dtype == np.complex128:
+        grad = jax.vmap(jax.grad(_log_cosh, holomorphic=True))(z[:50])
+        np.testing.assert_allclose(np.asarray(grad), np.tanh(np.asarray(z[:50])), rtol=1e-12, atol=1e-12)
