@@ -20,13 +20,14 @@ def _exact(H, model, params, basis):
     return p, float(np.real(np.sum(p * e_loc)))
 
 
-def _draw(H, model, params, sampler, n_per_chain, seed=0, site_tables=False):
+def _draw(H, model, params, sampler, n_per_chain, seed=0, site_tables=False, thermalise=300):
     """Samples as the engine draws them (the Hamiltonian's tables: the RBM's exchange moves from its
-    per-bond tables), or with ``site_tables`` from the model's own tables (the general move)."""
+    per-bond tables), or with ``site_tables`` from the model's own tables (the general move), after
+    ``thermalise`` sweeps."""
     state = init_state(sampler, H, jax.random.PRNGKey(seed))
     tables = model.tables(params) if site_tables else H.tables(model, params)
     run = jax.jit(lambda st, n_discard: sample(sampler, model, tables, H, st, n_per_chain, n_discard), static_argnums=1)
-    state, _, _ = run(state, 100)  # thermalise
+    state, _, _ = run(state, thermalise)
     state, kept, acc = run(state, 0)
     return np.asarray(kept), float(acc)
 
@@ -42,7 +43,8 @@ def test_monte_carlo_energy_and_histogram_match_exact_enumeration(shape, site_ta
 
     # one sample from each of many thermalised chains: independent draws, so the plain chi-square applies
     sampler = nqs.Metropolis(n_chains=8192)
-    kept, acc = _draw(H, model, params, sampler, n_per_chain=1, site_tables=site_tables)
+    # exchange moves within Sz = 0 of 8 sites mix within 100 sweeps (single flips across Sz need more)
+    kept, acc = _draw(H, model, params, sampler, n_per_chain=1, site_tables=site_tables, thermalise=100)
     assert 0.0 < acc < 1.0
     S, C, N = kept.shape
     assert np.all(kept.sum(axis=-1) == 0), "exchange moves must conserve Sz = 0"
