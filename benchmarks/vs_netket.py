@@ -75,7 +75,7 @@ class NetKetDeepFFNN(nn.Module):
     ``nk.nn.activation.log_cosh`` between them and the last layer's units summed (nqs's ``DeepFFNN(widths=(2,
     1))``, the same function of its parameters; only NetKet's own activation differs)."""
 
-    widths: tuple = (2, 1)
+    widths: tuple
 
     @nn.compact
     def __call__(self, x):
@@ -89,7 +89,7 @@ def netket_model(name, L, alpha):
     """NetKet's own RBM / RBMSymm / deep network, or the nqs network itself through ``nqs.as_flax``
     (Saito's FFNN, whose sum of sigmoid units NetKet has no model for)."""
     if name == "deepffnn":
-        return NetKetDeepFFNN()
+        return NetKetDeepFFNN(widths=nqs_model(name, L, alpha).widths)
     if name == "rbm":
         return nk.models.RBM(alpha=alpha, param_dtype=complex)
     if name == "rbmsymm":

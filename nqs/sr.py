@@ -366,7 +366,7 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
     From ``MIXED_MIN`` unknowns up, G is built from single-precision blocks (the GEMMs at twice the
     speed: 4x4 RBM 5.1-5.5 -> 2.6-3.2 ms of its ~10 ms step on a 2-core CPU) and factorised in single
     precision; the solution is refined against the exact double-precision S v + D v applied block by
-    block (``_block_products``: 4 Ns n1 n2 multiplications, S never formed in double), and m, F and
+    block (``_centred_products``: 4 Ns n1 n2 multiplications, S never formed in double), and m, F and
     the diagonal of S (hence the shift D) are exact: the system solved is the double-precision one.
     m^T m is subtracted from G in single precision, a cancellation when |<O>|^2 dwarfs the
     fluctuations; the shift keeps the rounding small against the smallest eigenvalue, and should the
@@ -393,16 +393,15 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
 
     m = jnp.concatenate([_real_times(U, V).ravel() / ns, jnp.mean(M, axis=0)])
     F = jnp.concatenate([_real_times(U, jnp.conj(V) * e[:, None]).ravel(), _xh_dot(M, e)]) / ns
-    # diag(G): sum_s U_si^2 |V_sj|^2 and sum_s |M_sc|^2
-    g_diag = jnp.concatenate([_real_times(U * U, jnp.abs(V) ** 2).ravel(), jnp.sum(jnp.abs(M) ** 2, axis=0)])
-    s_diag = g_diag / ns - jnp.abs(m) ** 2
+    # the exact products and diag S, in double and in the blocks' order
+    x_dot, xh_dot, s_diag = _centred_products(blocks, dtype)
     # back to the blocks' column order: the outer block's columns sit at its place among the others
     # (with swapped factors the block's column (i, j) is our (j, i))
     lo = int(np.sum(_widths(blocks)[:k]))
     outer = np.arange(n1 * n2).reshape(n1, n2)
     outer = (outer.T if swap else outer).ravel()
     order = np.concatenate([np.arange(n1 * n2, n1 * n2 + lo), outer, np.arange(n1 * n2 + lo, n1 * n2 + r)])
-    F, s_diag = F[order], s_diag[order]
+    F = F[order]
     D = jnp.maximum(shift + sr.shift_scale(step) * s_diag, 1e-14)
 
     def shifted_s(U, V, M, m, D):  # S + D in the blocks' order, in the precision of V and M
@@ -418,15 +417,8 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
         return _cholesky_solve(shifted_s(U, V, M, m, D), F)
     low, low_real = _low(dtype), _low(real)
     A_low = shifted_s(U.astype(low_real), V.astype(low), M.astype(low), m.astype(low), D)
-
-    o_dot, oh_dot = _block_products(blocks, dtype)
-    m_blocks = m[order]
-
-    def matvec(v):  # (S + D) v = X^H (X v) + D v, X = (O - 1 m^T) / sqrt(Ns)
-        y = o_dot(v) - jnp.sum(m_blocks * v)  # sqrt(Ns) X v, which sums to zero over the samples,
-        return oh_dot(y) / ns + D * v  # so that O^H y = (O - 1 m^T)^H y
-
-    return _solve_refined(A_low, matvec, F, REFINE_TOL, lambda: _cholesky_solve(shifted_s(U, V, M, m, D), F))
+    return _solve_refined(A_low, lambda v: xh_dot(x_dot(v)) + D * v, F, REFINE_TOL,
+                          lambda: _cholesky_solve(shifted_s(U, V, M, m, D), F))
 
 
 def _real_times(U, B):
@@ -631,6 +623,24 @@ def _block_products(blocks, dtype):
     return o_dot, oh_dot
 
 
+def _centred_products(blocks, dtype):
+    """(X v, X^H y, diag S) in ``dtype`` for O given as column blocks, X = (O - 1 <O>^T) / sqrt(Ns):
+    the products block by block (``_block_products``), O never formed, and S_kk = <|O_k|^2> -
+    |<O_k>|^2 from each block's squares (sum_s U_si^2 |V_sj|^2 for an outer block)."""
+    ns = blocks[0][1].shape[0]
+    o_dot, oh_dot = _block_products(blocks, dtype)
+    o_mean_conj = oh_dot(jnp.ones((ns,), dtype)) / ns  # conj(<O>)
+    x_dot = lambda v: (o_dot(v) - jnp.sum(jnp.conj(o_mean_conj) * v)) / jnp.sqrt(ns)  # noqa: E731
+    xh_dot = lambda y: (oh_dot(y) - o_mean_conj * jnp.sum(y)) / jnp.sqrt(ns)  # noqa: E731
+    sq = []
+    for b in blocks:
+        if b[0] == "dense":
+            sq.append(jnp.mean(jnp.abs(b[1]) ** 2, axis=0))
+        else:
+            sq.append((jnp.abs(b[1]).T ** 2 @ jnp.abs(b[2]) ** 2).ravel() / ns)
+    return x_dot, xh_dot, jnp.concatenate(sq) - jnp.abs(o_mean_conj) ** 2
+
+
 def _cg_structured(sr, shift, blocks, e_loc, step, real_params):
     """CG on (S + D) delta = F with S v = X^H (X v) applied block by block, O never formed.
 
@@ -643,24 +653,13 @@ def _cg_structured(sr, shift, blocks, e_loc, step, real_params):
     if not real_params:
         dtype = jnp.result_type(dtype, jnp.complex64)
     blocks = [(b[0],) + tuple(x.astype(dtype) for x in b[1:]) for b in blocks]
-    o_dot, oh_dot = _block_products(blocks, dtype)
+    x_dot, xh_dot, s_diag = _centred_products(blocks, dtype)
 
     def real_part(x):
         return jnp.real(x) if real_params else x
 
-    o_mean_conj = oh_dot(jnp.ones((ns,), dtype)) / ns  # conj(<O>)
-    x_dot = lambda v: (o_dot(v) - jnp.sum(jnp.conj(o_mean_conj) * v)) / jnp.sqrt(ns)  # noqa: E731
-    xh_dot = lambda y: (oh_dot(y) - o_mean_conj * jnp.sum(y)) / jnp.sqrt(ns)  # noqa: E731
     eps = ((e_loc - jnp.mean(e_loc)) / jnp.sqrt(ns)).astype(jnp.result_type(dtype, e_loc.dtype))
     F = real_part(xh_dot(eps.astype(jnp.result_type(dtype, jnp.complex64)) if real_params else eps))
-    # S_kk = <|O_k|^2> - |<O_k>|^2, block by block
-    sq = []
-    for b in blocks:
-        if b[0] == "dense":
-            sq.append(jnp.mean(jnp.abs(b[1]) ** 2, axis=0))
-        else:
-            sq.append((jnp.abs(b[1]).T ** 2 @ jnp.abs(b[2]) ** 2).ravel() / ns)
-    s_diag = jnp.concatenate(sq) - jnp.abs(o_mean_conj) ** 2
     D = jnp.maximum(shift + sr.shift_scale(step) * s_diag, 1e-14)
 
     return _cg(sr, lambda v: real_part(xh_dot(x_dot(v))) + D * v, F, D)

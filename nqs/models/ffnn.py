@@ -361,8 +361,7 @@ class DeepFFNN(GenericModel):
         return out.astype(jnp.result_type(out.dtype, jnp.complex64))
 
     def log_psi(self, params, sigma):
-        p = params["layer0"]
-        return self._from_first_layer(params, p["W"] @ sigma.astype(p["W"].dtype) + p["b"])
+        return self.cache(params, sigma)[1]  # the tables are the parameters
 
     # The first layer's look-up table (Carleo & Troyer's, for its pre-activations): the cache holds
     # theta = W_1 sigma + b_1 with log psi, and flipping sites moves theta by -2 W_1[:, flips]
