@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One prepared GPU benchmark: nqs and NetKet on the same card, same process, table printed last.
-# On a machine without NetKet, carry its wheels in .whl/ (see the device notes in the README):
+# On a machine without NetKet, carry its wheels in .whl/ (see the GPU section of the README):
 #   bash benchmarks/gpu.sh            # 10x10 and 16x16, a few minutes on an H100/H200
 #   bash benchmarks/gpu.sh --dry-run  # tiny sizes on a CPU, to check the script
 set -euo pipefail

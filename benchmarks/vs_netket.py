@@ -57,16 +57,17 @@ import netket as nk  # noqa: E402
 N_SAMPLES, N_CHAINS, DIAG_SHIFT, LR, N_DISCARD = 1008, 16, 0.01, 0.01, 5
 
 
-def nqs_model(name, L, alpha):
-    """The nqs ansatz of the benchmark (complex parameters throughout)."""
+def nqs_model(name, L, alpha, dtype="complex128"):
+    """The nqs ansatz of the benchmark (complex parameters throughout; ``dtype="complex64"`` for
+    single precision)."""
     if name == "rbm":
-        return nqs.RBM(alpha=alpha)
+        return nqs.RBM(alpha=alpha, dtype=dtype)
     if name == "rbmsymm":
-        return nqs.RBMSymm(nqs.Square(L, L), alpha=int(alpha))
+        return nqs.RBMSymm(nqs.Square(L, L), alpha=int(alpha), dtype=dtype)
     if name == "ffnn":
-        return nqs.FFNN(alpha=alpha)
+        return nqs.FFNN(alpha=alpha, dtype=dtype)
     if name == "deepffnn":
-        return nqs.DeepFFNN(widths=(2, 1))
+        return nqs.DeepFFNN(widths=(2, 1), dtype=dtype)
     raise ValueError(f"unknown model {name!r}")
 
 
@@ -133,10 +134,10 @@ def time_netket(L, steps, warmup=3, n_samples=N_SAMPLES, n_chains=N_CHAINS, mode
     return float(np.median(np.diff(stamps[warmup - 1:])))
 
 
-def nqs_vmc(L, n_samples=N_SAMPLES, n_chains=N_CHAINS, chunk_size=None, model="rbm", alpha=1):
+def nqs_vmc(L, n_samples=N_SAMPLES, n_chains=N_CHAINS, chunk_size=None, model="rbm", alpha=1, dtype="complex128"):
     H = nqs.Heisenberg(nqs.Square(L, L))
     return nqs.VMC(
-        H, nqs_model(model, L, alpha), sampler=nqs.Metropolis(n_chains=n_chains, n_discard=N_DISCARD),
+        H, nqs_model(model, L, alpha, dtype), sampler=nqs.Metropolis(n_chains=n_chains, n_discard=N_DISCARD),
         sr=nqs.SR(diag_shift=DIAG_SHIFT), n_samples=n_samples, learning_rate=LR, chunk_size=chunk_size,
     )
 
