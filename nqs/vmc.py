@@ -629,15 +629,31 @@ def stored_state(path, *, name: str = "main", seed: int = 1):
 
     ckpt = read_checkpoint(path, name)
     vmc, exact = _vmc_from_config(ckpt["config"], None, ckpt.get("exact"))
-    state = _checkpointed_state(path, vmc, ckpt["leaves"])
+    # the optimizer is not needed here, and a run with a custom one (a learning-rate schedule, Adam)
+    # stored its state, which the default SGD rebuilt here does not have: only the parameters, the
+    # chains and the step are read
+    state = _checkpointed_state(path, vmc, ckpt["leaves"], optimizer_state=False)
     sstate = SamplerState(sigma=shard_chains(state.sampler.sigma), key=jax.random.fold_in(state.sampler.key, seed))
     return vmc, state.params, sstate, int(state.step), exact
 
 
-def _checkpointed_state(path, vmc, stored) -> VMCState:
+def _checkpointed_state(path, vmc, stored, optimizer_state: bool = True) -> VMCState:
     """The checkpoint's leaves ``stored`` in the tree of ``vmc``'s VMCState, whose shapes and dtypes
-    are traced (``jax.eval_shape``) without running the initialisation and its thermalisation."""
-    leaves, treedef = jax.tree_util.tree_flatten(jax.eval_shape(vmc.init, jax.random.PRNGKey(0)))
+    are traced (``jax.eval_shape``) without running the initialisation and its thermalisation.
+
+    With ``optimizer_state=False`` (measuring a stored state) the optimizer's state and SR's
+    direction are not read: the stored ones may belong to another optimizer than ``vmc``'s. The
+    leaves are stored in VMCState's field order, so the parameters are the first leaves and the
+    sampler's and the step the last; in the returned state the optimizer's leaves and the direction
+    are zeros of ``vmc``'s shapes (a measurement does not read them)."""
+    shapes = jax.eval_shape(vmc.init, jax.random.PRNGKey(0))
+    leaves, treedef = jax.tree_util.tree_flatten(shapes)
+    if not optimizer_state:
+        n_params = len(jax.tree_util.tree_leaves(shapes.params))
+        n_tail = len(jax.tree_util.tree_leaves((shapes.sampler, shapes.step)))
+        middle = leaves[n_params:len(leaves) - n_tail]  # the optimizer's state and the direction, as vmc would start them
+        if len(stored) >= n_params + n_tail:
+            stored = list(stored[:n_params]) + [np.zeros(b.shape, b.dtype) for b in middle] + list(stored[len(stored) - n_tail:])
     if len(stored) != len(leaves) or any(np.shape(a) != b.shape for a, b in zip(stored, leaves)):
         raise ValueError(f"{path}: the checkpoint does not match the run's configuration (another nqs version?)")
     return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a, dtype=b.dtype) for a, b in zip(stored, leaves)])

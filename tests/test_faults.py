@@ -30,27 +30,40 @@ def run_cli(*args, cwd):
 
 
 def test_resume_after_a_cut_reproduces_the_uninterrupted_run(tmp_path):
-    # with SPRING's momentum, so that the checkpoint must carry the last SR direction too (without
-    # it, the state is the same less VMCState.direction)
+    # with SPRING's momentum and a learning-rate schedule, so that the checkpoint must carry the last
+    # SR direction and the schedule's step count too (without them, the state is the same less
+    # VMCState.direction and with an optimizer state of no leaves)
+    import optax
+
     sr = nqs.SR(momentum=0.9)
-    full = nqs.ground_state(H8, nqs.RBM(alpha=1), steps=20, out=str(tmp_path / "full.h5"), sr=sr, **SMALL)
+    optimizer = optax.sgd(optax.cosine_decay_schedule(0.05, 20, alpha=0.1))
+    full = nqs.ground_state(H8, nqs.RBM(alpha=1), steps=20, out=str(tmp_path / "full.h5"), sr=sr,
+                            optimizer=optimizer, **SMALL)
 
     def cut(step, info):
         if step == 12:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        nqs.ground_state(H8, nqs.RBM(alpha=1), steps=20, out=str(tmp_path / "cut.h5"), callback=cut, sr=sr, **SMALL)
+        nqs.ground_state(H8, nqs.RBM(alpha=1), steps=20, out=str(tmp_path / "cut.h5"), callback=cut, sr=sr,
+                         optimizer=optimizer, **SMALL)
     partial = nqs.load(tmp_path / "cut.h5").runs["main"]
     assert not partial.finished and len(partial.history["energy_per_site"]) == 13
 
-    resumed = nqs.resume(tmp_path / "cut.h5", progress=False)
+    with pytest.raises(ValueError, match="custom optimizer"):
+        nqs.resume(tmp_path / "cut.h5", progress=False)
+    resumed = nqs.resume(tmp_path / "cut.h5", progress=False, optimizer=optimizer)
     np.testing.assert_array_equal(resumed.history["energy_per_site"], full.history["energy_per_site"])
     np.testing.assert_array_equal(resumed.params["W"], full.params["W"])
     assert resumed.energy_per_site == full.energy_per_site
     assert resumed.wall_time >= np.sum(resumed.history["step_time"])  # the steps before the cut count too
     rec = nqs.load(tmp_path / "cut.h5").runs["main"]
     assert rec.finished and len(rec.history["energy_per_site"]) == 20
+    # a measurement rebuilds the run with the default SGD and reads the parameters and chains around
+    # the stored optimizer state and direction (it failed on such a file before): the same state as the
+    # run's own final estimate, on independent samples
+    m = nqs.measure(tmp_path / "cut.h5", rounds=4)
+    assert m.step == 20 and abs(m.energy_per_site - full.energy_per_site) < 4 * np.hypot(m.error, full.error), (m, full)
 
 
 def test_sigkill_leaves_a_readable_file_and_resume_continues(tmp_path, monkeypatch, capsys):
