@@ -46,6 +46,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ..lattice import Square
+from . import _vmath
 from .base import GenericModel
 
 
@@ -284,17 +285,20 @@ def _log_cosh(x):
     w = e^{-2y} = e^{-2a} (cos 2b - i sin 2b) has Re(1 + w) > 0, so log(1 + w) =
     log|1 + w| + i atan(Im w / (1 + Re w)), the principal branch: the same function as the complex
     log1p and exp, in ~30 instead of ~50 ns per element (XLA's complex log1p takes an
-    overflow-safe path that |w| <= 1 does not need)."""
+    overflow-safe path that |w| <= 1 does not need); in double precision its sine, cosine and
+    arctangent come from ``_vmath``, vectorised: ~11 ns."""
     if not jnp.iscomplexobj(x):
         y = jnp.abs(x)
         return y + jnp.log1p(jnp.exp(-2 * y)) - jnp.log(2.0)
     sgn = jnp.where(jnp.real(x) < 0, -1.0, 1.0)
     a, b = sgn * jnp.real(x), sgn * jnp.imag(x)
     e = jnp.exp(-2 * a)
-    wr, wi = e * jnp.cos(2 * b), -e * jnp.sin(2 * b)
+    double = a.dtype == jnp.float64  # sine, cosine and arctangent vectorised (nqs/models/_vmath.py)
+    sin, cos = _vmath.sincos(2 * b) if double else (jnp.sin(2 * b), jnp.cos(2 * b))
+    wr, wi = e * cos, -e * sin
     pr = 1 + wr
     return jax.lax.complex(a + 0.5 * jnp.log(pr * pr + wi * wi) - jnp.log(2.0).astype(a.dtype),
-                           b + jnp.arctan(wi / pr))
+                           b + (_vmath.arg_right(pr, wi) if double else jnp.arctan(wi / pr)))
 
 
 @dataclass(frozen=True)
