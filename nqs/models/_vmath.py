@@ -26,12 +26,9 @@ y at y = 0 is 1/x.
 from __future__ import annotations
 
 import math
-from decimal import Decimal, getcontext
+from decimal import Decimal, localcontext
 
 import jax.numpy as jnp
-
-getcontext().prec = 60
-_PI = Decimal("3.141592653589793238462643383279502884197169399375105820974944592")
 
 
 def _leading(value: Decimal, bits: int) -> float:
@@ -40,12 +37,15 @@ def _leading(value: Decimal, bits: int) -> float:
     return math.ldexp(math.floor(m * 2**bits) / 2**bits, e)
 
 
-_P1 = _leading(_PI / 2, 32)
-_P2 = _leading(_PI / 2 - Decimal(_P1), 32)
-_P3 = float(_PI / 2 - Decimal(_P1) - Decimal(_P2))
-_TWO_OVER_PI = float(2 / _PI)
-_QUARTER_PI = float(_PI / 4)
-_TAN_PI_8 = float(Decimal(2).sqrt() - 1)
+with localcontext() as _ctx:  # 60 digits here only; the process's own decimal context is left alone
+    _ctx.prec = 60
+    _PI = Decimal("3.141592653589793238462643383279502884197169399375105820974944592")
+    _P1 = _leading(_PI / 2, 32)
+    _P2 = _leading(_PI / 2 - Decimal(_P1), 32)
+    _P3 = float(_PI / 2 - Decimal(_P1) - Decimal(_P2))
+    _TWO_OVER_PI = float(2 / _PI)
+    _QUARTER_PI = float(_PI / 4)
+    _TAN_PI_8 = float(Decimal(2).sqrt() - 1)
 
 _SIN = [(-1) ** n / math.factorial(2 * n + 1) for n in range(10)]  # sin r / r in powers of r^2
 _COS = [(-1) ** n / math.factorial(2 * n) for n in range(11)]
@@ -60,7 +60,9 @@ def _horner(coefficients, z):
 
 
 def sincos(x):
-    """(sin x, cos x) for a float64 array."""
+    """(sin x, cos x); the polynomials for float64, the library's functions in other precisions."""
+    if jnp.result_type(x) != jnp.float64:
+        return jnp.sin(x), jnp.cos(x)
     k = jnp.round(x * _TWO_OVER_PI)
     r = ((x - k * _P1) - k * _P2) - k * _P3
     z = r * r
@@ -72,7 +74,10 @@ def sincos(x):
 
 
 def arg_right(x, y):
-    """atan(y / x) for float64 arrays with x > 0 (the angle of x + iy in the right half-plane)."""
+    """atan(y / x) for x > 0 (the angle of x + iy in the right half-plane); the series for float64,
+    the library's arctangent in other precisions."""
+    if jnp.result_type(x, y) != jnp.float64:
+        return jnp.arctan(y / x)
     sign = jnp.where(y < 0, -1.0, 1.0)  # not abs: the derivative in y stays 1/x at y = 0
     ay = sign * y
     swap = ay > x

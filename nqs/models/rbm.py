@@ -293,12 +293,11 @@ def _log_cosh(x):
     sgn = jnp.where(jnp.real(x) < 0, -1.0, 1.0)
     a, b = sgn * jnp.real(x), sgn * jnp.imag(x)
     e = jnp.exp(-2 * a)
-    double = a.dtype == jnp.float64  # sine, cosine and arctangent vectorised (nqs/models/_vmath.py)
-    sin, cos = _vmath.sincos(2 * b) if double else (jnp.sin(2 * b), jnp.cos(2 * b))
+    sin, cos = _vmath.sincos(2 * b)  # vectorised in double precision (nqs/models/_vmath.py)
     wr, wi = e * cos, -e * sin
     pr = 1 + wr
     return jax.lax.complex(a + 0.5 * jnp.log(pr * pr + wi * wi) - jnp.log(2.0).astype(a.dtype),
-                           b + (_vmath.arg_right(pr, wi) if double else jnp.arctan(wi / pr)))
+                           b + _vmath.arg_right(pr, wi))
 
 
 @dataclass(frozen=True)
