@@ -16,11 +16,13 @@ EXACT_4x4 = -0.70178020  # Sandvik 1997, per site, S.S units
 _CACHE_OPTIONS = {"jax_persistent_cache_min_compile_time_secs": 0.0, "jax_persistent_cache_min_entry_size_bytes": 0}
 
 
-# LLVM's optimisation of the compiled CPU code takes much of each compilation and buys speed only for
-# long runs: the suite's small VMC steps are compiled once and run a few dozen times, so it compiles
-# them unoptimised (a quarter off the CLI, fault and file tests, 120 s -> 88 s, 2026-11-29). The
-# numbers do not change (no fast-math either way); a user's own XLA_FLAGS setting of it wins.
-_TEST_XLA_FLAG = "--xla_backend_optimization_level=0"
+# Compilation, not arithmetic, is most of the suite's time: its small VMC steps are compiled once and
+# run a few dozen times. So it compiles them the cheap way: without LLVM's optimisation (a quarter off
+# the CLI, fault and file tests, 120 s -> 88 s, 2026-11-29), and with XLA CPU's older elemental
+# emitters for its fused loops instead of the MLIR fusion emitters, which take about half of what is
+# left (a 4x2 run's step 7.0 -> 2.9 s to compile, its measurement 4.8 -> 2.1 s, 2026-11-30). Both
+# compile the same HLO; a user's own XLA_FLAGS setting of either wins.
+_TEST_XLA_FLAGS = {"xla_backend_optimization_level": "0", "xla_cpu_use_fusion_emitters": "false"}
 
 
 def pytest_configure(config):
@@ -30,8 +32,10 @@ def pytest_configure(config):
     directory and hands it down through the environment, which jax reads when a worker or subprocess
     imports it; a cache the user set is left alone."""
     flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_backend_optimization_level" not in flags:  # read when the backend starts, after this
-        os.environ["XLA_FLAGS"] = f"{flags} {_TEST_XLA_FLAG}".strip()
+    for name, value in _TEST_XLA_FLAGS.items():  # read when the backend starts, after this
+        if name not in flags:
+            flags = f"{flags} --{name}={value}".strip()
+    os.environ["XLA_FLAGS"] = flags
     if "JAX_COMPILATION_CACHE_DIR" in os.environ:  # a worker of this run, or the user's own cache
         return
     config._nqs_cache_dir = tempfile.mkdtemp(prefix="nqs-tests-jax-cache-")  # removed by this process
