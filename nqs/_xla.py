@@ -20,6 +20,13 @@ command (``nqs run``, ``bench``, ``show``), and opt-in for the Python API: ``NQS
 the environment before ``import nqs``. ``NQS_XLA_TUNING=0`` keeps it off everywhere. It is not
 added where the user's ``XLA_FLAGS`` set ``xla_backend_extra_options`` (theirs win) or where the
 JAX backend has already started (too late to apply); ``nqs.XLA_TUNED`` says whether it was.
+
+``compiler_options`` is the other kind of setting: options of one compiled function, which
+``jax.jit`` passes to XLA with it, so they apply to nqs's functions only and are on in the API too.
+The VMC step, measurement and thermalisation take their ansatz's ``xla_cpu_options``: by default XLA
+CPU's elemental emitters for fused loops instead of its MLIR fusion emitters, which compile the
+step in 20-30% less time (a 4x4 run's first step 4-10 s sooner) and run the small RBM and FFNN
+steps ~10% faster, the numbers the same to rounding (2-core CPU, 2026-11-30).
 """
 
 from __future__ import annotations
@@ -55,3 +62,17 @@ def tune(environ=os.environ, default: bool = False) -> bool:
         return False
     environ["XLA_FLAGS"] = f"{flags} --xla_backend_extra_options={OPTION}={SMALL_LOOP_BYTES}".strip()
     return True
+
+
+def compiler_options(model, environ=os.environ) -> dict | None:
+    """Per-function XLA options for the engine's compiled functions of ``model`` on a CPU (the
+    ``compiler_options`` of ``jax.jit``): the ansatz's ``xla_cpu_options``, less those the user's
+    ``XLA_FLAGS`` set (theirs win). Unlike the option above they apply to nqs's functions only, so
+    they are on in the Python API too; None on other backends."""
+    import jax
+
+    if jax.default_backend() != "cpu":
+        return None
+    flags = environ.get("XLA_FLAGS", "")
+    options = {k: v for k, v in getattr(model, "xla_cpu_options", {}).items() if k not in flags}
+    return options or None

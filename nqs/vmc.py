@@ -16,6 +16,7 @@ of the parameters before the update of step p (as in NetKet).
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
@@ -26,6 +27,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
+from . import _xla
 from .hamiltonian import Heisenberg, has_exchange_tables
 from .models.base import is_complex_params
 from .sampler import Metropolis, SamplerState, _sweeps, init_state, n_aux, sample
@@ -155,7 +157,7 @@ class VMC:
         if self.sampler.n_thermalize == 0:
             return sstate
 
-        @jax.jit
+        @functools.partial(jax.jit, compiler_options=_xla.compiler_options(self.model))
         def run(params, sstate):
             tables = self.hamiltonian.tables(self.model, params)
             cache = jax.vmap(self.model.cache, in_axes=(None, 0))(tables, sstate.sigma)
@@ -231,7 +233,7 @@ class VMC:
         """
         optimizer = self.make_optimizer()
 
-        @jax.jit
+        @functools.partial(jax.jit, compiler_options=_xla.compiler_options(self.model))
         def jitted(state: VMCState, diag_shift, lr_scale):
             params = state.params
             real = not is_complex_params(params)
@@ -271,7 +273,7 @@ class VMC:
     def make_evaluate(self):
         """Jitted measurement at fixed parameters: (params, SamplerState) -> (SamplerState, info)."""
 
-        @jax.jit
+        @functools.partial(jax.jit, compiler_options=_xla.compiler_options(self.model))
         def evaluate(params, sstate):
             sstate, e_loc, _, acceptance, shape = self._sample_and_measure(params, sstate, self.sampler.n_discard)
             return sstate, self._info(e_loc, shape, acceptance)

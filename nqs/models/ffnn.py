@@ -328,6 +328,10 @@ class DeepFFNN(GenericModel):
     dtype: str = "complex128"
     scale: float = 0.1
 
+    # the step of the layers above the first, mostly complex log cosh, runs faster with XLA's MLIR
+    # fusion emitters (base.GenericModel.xla_cpu_options)
+    xla_cpu_options = {}
+
     def __post_init__(self):
         widths = tuple(self.widths) if not isinstance(self.widths, (int, float)) else (self.widths,)
         if not widths:
