@@ -76,3 +76,13 @@ def compiler_options(model, environ=os.environ) -> dict | None:
     flags = environ.get("XLA_FLAGS", "")
     options = {k: v for k, v in getattr(model, "xla_cpu_options", {}).items() if k not in flags}
     return options or None
+
+
+def jit(model):
+    """``jax.jit`` with ``compiler_options(model)`` where there are any (a decorator)."""
+    import functools
+
+    import jax
+
+    options = compiler_options(model)
+    return functools.partial(jax.jit, compiler_options=options) if options else jax.jit

@@ -23,7 +23,7 @@ import dataclasses
 import os
 import sys
 
-from . import _xla
+from . import _cache, _xla
 from .bench import add_parser as add_bench_parser
 from .bench import main as bench_main
 from .models import RBMSymm
@@ -234,7 +234,7 @@ def cmd_run(args) -> int:
     exact, exact_label = None, ""
     if not args.no_exact:
         if H.n_sites <= nqs.MAX_ED_SITES:
-            exact, exact_label = nqs.ground_state_energy(H), "exact diagonalisation"
+            exact, exact_label = nqs.ground_state_energy(H, cache=_cache.directory()), "exact diagonalisation"
         else:
             ref = nqs.reference_energy(lattice)
             if ref is not None:
@@ -336,6 +336,9 @@ def main(argv=None) -> int:
         import nqs
 
         nqs.XLA_TUNED = _xla.tune(default=True)
+    if args.command in ("run", "show"):
+        # compiled functions kept across runs (nqs/_cache.py); bench leaves its timings uncached
+        _cache.enable_compilation_cache()
 
     try:
         if args.command == "run":

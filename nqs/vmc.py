@@ -16,7 +16,6 @@ of the parameters before the update of step p (as in NetKet).
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
@@ -157,7 +156,7 @@ class VMC:
         if self.sampler.n_thermalize == 0:
             return sstate
 
-        @functools.partial(jax.jit, compiler_options=_xla.compiler_options(self.model))
+        @_xla.jit(self.model)
         def run(params, sstate):
             tables = self.hamiltonian.tables(self.model, params)
             cache = jax.vmap(self.model.cache, in_axes=(None, 0))(tables, sstate.sigma)
@@ -233,7 +232,7 @@ class VMC:
         """
         optimizer = self.make_optimizer()
 
-        @functools.partial(jax.jit, compiler_options=_xla.compiler_options(self.model))
+        @_xla.jit(self.model)
         def jitted(state: VMCState, diag_shift, lr_scale):
             params = state.params
             real = not is_complex_params(params)
@@ -273,7 +272,7 @@ class VMC:
     def make_evaluate(self):
         """Jitted measurement at fixed parameters: (params, SamplerState) -> (SamplerState, info)."""
 
-        @functools.partial(jax.jit, compiler_options=_xla.compiler_options(self.model))
+        @_xla.jit(self.model)
         def evaluate(params, sstate):
             sstate, e_loc, _, acceptance, shape = self._sample_and_measure(params, sstate, self.sampler.n_discard)
             return sstate, self._info(e_loc, shape, acceptance)

@@ -37,8 +37,12 @@ def pytest_configure(config):
             flags = f"{flags} --{name}={value}".strip()
     os.environ["XLA_FLAGS"] = flags
     if "JAX_COMPILATION_CACHE_DIR" in os.environ:  # a worker of this run, or the user's own cache
+        if "NQS_CACHE_DIR" not in os.environ:  # the user's own cache: none of the command's files in it
+            os.environ.setdefault("NQS_CACHE", "0")
         return
     config._nqs_cache_dir = tempfile.mkdtemp(prefix="nqs-tests-jax-cache-")  # removed by this process
+    # the command's exact energies (nqs/_cache.py) kept in the run's directory, not the user's cache
+    os.environ.setdefault("NQS_CACHE_DIR", os.path.join(config._nqs_cache_dir, "nqs"))
     for name, value in {"jax_compilation_cache_dir": config._nqs_cache_dir, **_CACHE_OPTIONS}.items():
         os.environ[name.upper()] = str(value)  # for the processes started from here
         jax.config.update(name, value)  # for this one (jax read its environment when imported)

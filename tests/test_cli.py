@@ -12,13 +12,23 @@ from conftest import cli_in_process
 import nqs
 
 
-def nqs_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "nqs.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+def nqs_cli(*args, cwd, env=None):
+    return subprocess.run([sys.executable, "-m", "nqs.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env=env)
 
 
 def test_run_writes_results_and_reports_the_relative_error(tmp_path):
-    p = nqs_cli("run", "--lattice", "4x2", "--steps", "20", "--samples", "128", "--no-progress", cwd=tmp_path)
+    # with the command's own caches (nqs/_cache.py) in place of the suite's compilation cache
+    env = {k: v for k, v in os.environ.items() if k not in ("JAX_COMPILATION_CACHE_DIR", "NQS_CACHE")}
+    env["NQS_CACHE_DIR"] = str(tmp_path / "cache")
+    p = nqs_cli("run", "--lattice", "4x2", "--steps", "20", "--samples", "128", "--no-progress", cwd=tmp_path, env=env)
     assert p.returncode == 0, p.stderr
+    # the command kept its compiled functions and the exact energy it reports, for the next run
+    assert any((tmp_path / "cache" / "jax").iterdir())
+    (entry,) = (tmp_path / "cache" / "ed").glob("*.json")
+    exact = nqs.load(tmp_path / "run.h5").runs["main"].attrs["exact_energy_per_site"]
+    assert json.loads(entry.read_text())["energy_per_site"] == exact
+    assert abs(exact - nqs.ground_state_energy(nqs.Heisenberg(nqs.Square(4, 2)))) < 1e-12
     assert "rel.err" in p.stdout and "exact" in p.stdout
     assert (tmp_path / "run.h5").exists() and (tmp_path / "run.png").stat().st_size > 1000
     data = nqs.load(tmp_path / "run.h5")
