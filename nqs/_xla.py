@@ -67,22 +67,54 @@ def tune(environ=os.environ, default: bool = False) -> bool:
 def compiler_options(model, environ=os.environ) -> dict | None:
     """Per-function XLA options for the engine's compiled functions of ``model`` on a CPU (the
     ``compiler_options`` of ``jax.jit``): the ansatz's ``xla_cpu_options``, less those the user's
-    ``XLA_FLAGS`` set (theirs win). Unlike the option above they apply to nqs's functions only, so
+    ``XLA_FLAGS`` set to another value (theirs win). Unlike the option above they apply to nqs's functions only, so
     they are on in the Python API too; None on other backends."""
     import jax
 
     if jax.default_backend() != "cpu":
         return None
+    import re
+
     flags = environ.get("XLA_FLAGS", "")
-    options = {k: v for k, v in getattr(model, "xla_cpu_options", {}).items() if k not in flags}
+    options = {}
+    for key, value in getattr(model, "xla_cpu_options", {}).items():
+        theirs = re.search(rf"--{key}=(\S+)", flags)
+        if theirs is None or theirs.group(1).lower() == str(value).lower():  # unset, or set to the same
+            options[key] = value
     return options or None
 
 
 def jit(model):
     """``jax.jit`` with ``compiler_options(model)`` where there are any (a decorator)."""
-    import functools
-
     import jax
 
     options = compiler_options(model)
-    return functools.partial(jax.jit, compiler_options=options) if options else jax.jit
+    if not options:
+        return jax.jit
+    return lambda f: _TopLevelJit(f, options)
+
+
+class _TopLevelJit:
+    """A function jitted with compiler options where it is compiled by itself, without them where it
+    is traced inside another function (``jax.eval_shape(vmc.init, ...)`` when a file is read back, or
+    a user's ``jax.jit`` around the step): jax accepts compiler options only at the top level. The
+    rest (``lower``, the cache) is the top-level function's."""
+
+    def __init__(self, f, options):
+        import functools
+
+        import jax
+
+        self._top, self._nested = jax.jit(f, compiler_options=options), jax.jit(f)
+        functools.update_wrapper(self, f)
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return self._top(*args, **kwargs)
+        except ValueError as exc:
+            if "top-level" not in str(exc):
+                raise
+            return self._nested(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._top, name)

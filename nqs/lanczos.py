@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _xla
 from .sampler import sample
 from .stats import MIN_BLOCKS
 from .vmc import VMC, _relative_error, check_rounds, stored_state
@@ -117,20 +118,21 @@ class _Compiled:
     def __init__(self, hamiltonian, model, sampler, n_per_chain, chunk_size):
         vmc = VMC(hamiltonian, model, sampler=sampler, n_samples=n_per_chain * sampler.n_chains, chunk_size=chunk_size)
         bonds = jnp.asarray(np.asarray(hamiltonian.lattice.bonds))
-        self.tables = jax.jit(functools.partial(hamiltonian.tables, model))
+        jit = _xla.jit(model)  # the ansatz's XLA options, as the VMC step's (nqs/_xla.py)
+        self.tables = jit(functools.partial(hamiltonian.tables, model))
 
-        @jax.jit
+        @jit
         def draw(tables, sstate):
             return sample(sampler, model, tables, hamiltonian, sstate, n_per_chain, sampler.n_discard)[:2]
 
         # the tables are arguments, not constants folded into the compiled code (the 10x10 RBMSymm's
         # exchange tables hold a million numbers)
-        @jax.jit
+        @jit
         def on_samples(tables, sigma):  # local energies and log psi(s^b)/psi(s) for every bond b (read where anti-aligned)
             e, caches = vmc._local_energies(tables, sigma)
             return e, jax.vmap(model.log_ratio, in_axes=(None, 0, 0, None))(tables, sigma, caches, bonds)
 
-        @jax.jit
+        @jit
         def on_neighbours(tables, sigma):
             return vmc._local_energies(tables, sigma)[0]
 

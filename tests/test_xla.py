@@ -78,6 +78,8 @@ def test_engine_options_come_from_the_ansatz_and_the_users_flags_win():
     assert rbm_options == {"xla_cpu_use_fusion_emitters": False}
     assert _xla.compiler_options(nqs.DeepFFNN(), environ={}) is None  # faster with the fusion emitters
     assert _xla.compiler_options(nqs.RBM(alpha=1), environ={"XLA_FLAGS": "--xla_cpu_use_fusion_emitters=true"}) is None
+    # the same value (the suite's own flags, conftest) keeps the per-function path that users run
+    assert _xla.compiler_options(nqs.RBM(alpha=1), environ={"XLA_FLAGS": "--xla_cpu_use_fusion_emitters=false"}) == rbm_options
 
 
 def test_the_emitters_change_how_the_step_is_compiled_not_its_numbers(monkeypatch):
@@ -93,13 +95,17 @@ def test_the_emitters_change_how_the_step_is_compiled_not_its_numbers(monkeypatc
     class FusionEmitterRBM(nqs.RBM):
         xla_cpu_options = {"xla_cpu_use_fusion_emitters": True}
 
-    monkeypatch.setenv("XLA_FLAGS", "")  # the suite's own flags name the option (conftest); theirs would win
+    monkeypatch.setenv("XLA_FLAGS", "")  # the suite's own flags set the option to false (conftest); they would win
     H = nqs.Heisenberg(nqs.Square(4, 2))
     out = []
     for model in (nqs.RBM(alpha=1), FusionEmitterRBM(alpha=1)):
         vmc = nqs.VMC(H, model, n_samples=64)
         state = vmc.init(jax.random.PRNGKey(5))
         step = vmc.make_step()
+        # inside another trace (reading a file back traces init; a user may jit around the step) the
+        # functions go without their options, which jax takes only at the top level
+        assert jax.eval_shape(vmc.init, jax.random.PRNGKey(0)).params["W"].shape == (8, 8)
+        assert jax.eval_shape(step, state)[1]["energy_per_site"].shape == ()
         energies = []
         for _ in range(3):
             state, info = step(state)
