@@ -59,10 +59,7 @@ def enable_compilation_cache(environ=os.environ) -> Path | None:
     path = root / "jax"
     jax.config.update("jax_compilation_cache_dir", str(path))
     if jax.config.jax_compilation_cache_max_size == -1 and "JAX_COMPILATION_CACHE_MAX_SIZE" not in environ:
-        try:
-            import filelock  # noqa: F401  (jax's bounded cache locks with it, and without it writes nothing)
-        except ImportError:
-            return path
+        # the bounded cache locks its directory with filelock (a dependency: without it jax writes nothing)
         jax.config.update("jax_compilation_cache_max_size", JAX_CACHE_BYTES)
     return path
 
