@@ -74,24 +74,29 @@ def sz0_basis(n_sites):
 
 
 def heisenberg_matrix(lattice, basis, marshall=True):
-    """H = sum_<ij> S_i.S_j as a sparse matrix on the given basis (Marshall sign on the exchange)."""
+    """H = sum_<ij> S_i.S_j as a sparse matrix on the given basis (Marshall sign on the exchange),
+    written out bond by bond: S_i^z S_j^z on the diagonal, and for each anti-aligned pair the
+    exchange (S_i^+ S_j^- + h.c.) / 2 to the configuration with the two spins swapped. Each
+    configuration is looked up by its bit pattern, so a 4x4 Sz = 0 basis (12870 states) takes a
+    fraction of a second; ``test_exact`` checks the matrix's spectrum against NetKet's ED."""
     from scipy import sparse
 
-    index = {tuple(s): k for k, s in enumerate(basis)}
-    rows, cols, vals = [], [], []
-    for k, s in enumerate(basis):
-        diag = 0.0
-        for i, j in lattice.bonds:
-            diag += 0.25 * s[i] * s[j]
-            if s[i] != s[j]:
-                t = s.copy()
-                t[[i, j]] = t[[j, i]]
-                rows.append(index[tuple(t)])
-                cols.append(k)
-                vals.append(-0.5 if marshall else 0.5)
-        rows.append(k)
+    basis = np.asarray(basis)
+    up = basis > 0
+    weights = 1 << np.arange(basis.shape[1], dtype=np.int64)
+    codes = up @ weights
+    order = np.argsort(codes)
+    rows, cols = [np.arange(len(basis))], [np.arange(len(basis))]
+    vals = [0.25 * sum(basis[:, i] * basis[:, j] for i, j in lattice.bonds)]
+    for i, j in lattice.bonds:
+        (k,) = np.nonzero(up[:, i] != up[:, j])
+        swapped = codes[k] ^ (weights[i] | weights[j])  # the two anti-aligned spins exchanged
+        target = order[np.searchsorted(codes, swapped, sorter=order)]
+        assert np.array_equal(codes[target], swapped), "the basis is not closed under exchange"
+        rows.append(target)
         cols.append(k)
-        vals.append(diag)
+        vals.append(np.full(len(k), -0.5 if marshall else 0.5))
+    rows, cols, vals = (np.concatenate(x) for x in (rows, cols, vals))
     return sparse.csr_matrix((vals, (rows, cols)), shape=(len(basis), len(basis)))
 
 
