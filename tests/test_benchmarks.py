@@ -3,7 +3,6 @@ on one tiny row times nqs and NetKet through the same functions as the full run 
 table, so a change to either side's API breaks this test, not the one run on a lent GPU."""
 
 import os
-import sys
 
 import pytest
 
