@@ -166,18 +166,19 @@ def nqs_parts(L, steps=20, warmup=20, **settings):
     for _ in range(warmup):
         state, _ = step(state)
     real = not nqs.vmc.is_complex_params(state.params)
+    jit = nqs._xla.jit(vmc.model)  # compiled as the step is, with the ansatz's XLA options
 
-    @jax.jit
+    @jit
     def sampled(params, sstate):
         tables = vmc.hamiltonian.tables(vmc.model, params)
         return nqs.sampler.sample(vmc.sampler, vmc.model, tables, vmc.hamiltonian, sstate, vmc.n_per_chain,
                                   vmc.sampler.n_discard)
 
-    @jax.jit
+    @jit
     def measured(params, sstate):
         return vmc._sample_and_measure(params, sstate, vmc.sampler.n_discard)[:2]
 
-    @jax.jit
+    @jit
     def solved(params, sstate):
         _, e_loc, (tables, sigma, caches), _, _ = vmc._sample_and_measure(params, sstate, vmc.sampler.n_discard)
         O = vmc.model.log_derivative_blocks(params, tables, sigma, caches)
