@@ -341,7 +341,39 @@ def _direction(sr, shift, blocks, e_loc, step, real_params):
         y = _cholesky_solve(K, eps)
         return _xh_dot(XD, y) / jnp.sqrt(D)
 
-    return _cg(sr, lambda v: _xh_dot(X, X @ v) + D * v, F, D)
+    return _cg(sr, _normal_product(X, D), F, D)
+
+
+def _normal_product(X, D):
+    """v -> X^H (X v) + D v, CG's product, in real arithmetic on copies of X laid out for it.
+
+    Complex X as the real P = [Re X; Im X] (2Ns x P) and its transpose, copied once per solve:
+    X v = (P_r v_r - P_i v_i) + i (P_r v_i + P_i v_r) is P's product with the two columns
+    [v_r, v_i], and X^H u = P^T [[u_r, u_i], [u_i, -u_r]], each one real matrix product. XLA's
+    complex matrix-vector products on a CPU run at a fraction of the real ones, and its product with
+    X's transpose (contracting the rows) at a third of the same product on a transposed copy: a CG
+    iteration on the 4x4 DeepFFNN's 1008 x 1072 X took 6.9 ms as X^H (X v), 2.5 ms here (2-core
+    CPU). Real X (real parameters) gets the transposed copy only."""
+    if not jnp.iscomplexobj(X):
+        XT = _transposed_copy(X)
+        return lambda v: XT @ (X @ v) + D * v
+    ns = X.shape[0]
+    P = jnp.concatenate([jnp.real(X), jnp.imag(X)], axis=0)
+    PT = _transposed_copy(P)
+
+    def product(v):
+        R = P @ jnp.stack([jnp.real(v), jnp.imag(v)], axis=1)  # (2 Ns, 2)
+        ur, ui = R[:ns, 0] - R[ns:, 1], R[:ns, 1] + R[ns:, 0]  # X v
+        Y = jnp.stack([jnp.concatenate([ur, ui]), jnp.concatenate([ui, -ur])], axis=1)
+        H = PT @ Y  # (P, 2): the real and imaginary parts of X^H (X v)
+        return jax.lax.complex(H[:, 0], H[:, 1]) + D * v
+
+    return product
+
+
+def _transposed_copy(A):
+    """A^T as an array of its own (row-major), which XLA's matrix-vector products read in order."""
+    return jnp.transpose(A).copy()
 
 
 def _outer_gram_applies(blocks):

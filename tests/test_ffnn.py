@@ -50,23 +50,27 @@ def test_ffnn_lookup_table_ratios_equal_full_reevaluation(model):
 EXCHANGE_MODELS = [nqs.FFNN(alpha=2, scale=0.3), nqs.FFNN(alpha=1, activation="tanh", dtype="float64", scale=0.3),
                    nqs.FFNNSymm(nqs.Square(4, 4), alpha=2, scale=0.3), nqs.FFNN(alpha=1, activation="logcosh", scale=0.3),
                    # 53 hidden units: the local energy's sums scan over blocks, plus a remainder (rbm._over_units)
-                   nqs.FFNN(alpha=53 / 16, scale=0.3), nqs.FFNN(alpha=53 / 16, activation="tanh", dtype="float64", scale=0.3)]
+                   nqs.FFNN(alpha=53 / 16, scale=0.3), nqs.FFNN(alpha=53 / 16, activation="tanh", dtype="float64", scale=0.3),
+                   # the deep network's first-layer tables, its layers above evaluated per ratio
+                   nqs.DeepFFNN(widths=(2, 1), scale=0.5), nqs.DeepFFNN(widths=(1, 0.5), activation="tanh", dtype="float64", scale=0.5)]
 
 
 @pytest.mark.parametrize("model", EXCHANGE_MODELS,
-                         ids=["sigmoid", "tanh-real", "symm-sigmoid", "logcosh", "wide-sigmoid", "wide-tanh-real"])
+                         ids=["sigmoid", "tanh-real", "symm-sigmoid", "logcosh", "wide-sigmoid", "wide-tanh-real",
+                              "deep", "deep-tanh-real"])
 def test_ffnn_exchange_tables_equal_full_reevaluation(model):
-    """Sigmoid and tanh units through tanh's addition theorem: every anti-aligned bond's ratio,
-    the Metropolis log |ratio| and the updated cache of an exchange move, and the closed-form
-    log-derivatives (per sample and as SR's blocks), against full evaluation and autodiff. log cosh
-    has no addition theorem and gets no exchange tables."""
+    """Sigmoid and tanh units through tanh's addition theorem, and the DeepFFNN's per-bond moves of its
+    first layer: every anti-aligned bond's ratio, the Metropolis log |ratio| and the updated cache of
+    an exchange move, and the log-derivatives (per sample and as SR's blocks), against full
+    evaluation and autodiff. Saito's log cosh form has no addition theorem and gets no exchange
+    tables."""
     from nqs.sr import materialize
 
     lattice = nqs.Square(4, 4)
     H = nqs.Heisenberg(lattice)
     params = model.init(jax.random.PRNGKey(6), 16)
     tables = H.tables(model, params)
-    if model.activation == "logcosh":
+    if not isinstance(model, nqs.DeepFFNN) and model.activation == "logcosh":
         assert "exchange" not in tables
         return
     bonds = jnp.asarray(lattice.bonds)
