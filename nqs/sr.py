@@ -138,7 +138,9 @@ class SR:
         (400 at shift 1e-2: generous, since a direct solve's cost is certain and CG's is not). On a
         2-core CPU this picks dense for the 4x4 RBM (P = 288), the structured kernel for 6x6-10x10
         RBMs and CG for the 4x4 DeepFFNN (P = 1072 columns without structure: 38 ms against 155 ms
-        for either direct solve). Beyond ``max_dense`` rows and parameters only CG fits in memory.
+        for either direct solve early in a run; CG's iterations grow as S's condition number does,
+        4-5 at step 20 and ~50 from step 60, when the dense solve's 128-132 ms beat CG's 168-211, on
+        2026-11-30). Beyond ``max_dense`` rows and parameters only CG fits in memory.
         """
         if self.solver != "auto":
             return self.solver
@@ -154,6 +156,7 @@ class SR:
         return min(costs, key=costs.get)
 
 
+NORMAL_COPY_MAX = 2**25  # entries of X up to which CG multiplies by real copies laid out for it (_normal_product)
 CG_ITERATIONS = 40  # times 1/sqrt(shift): the CG iterations the automatic choice charges (SR.choose)
 
 
@@ -353,7 +356,10 @@ def _normal_product(X, D):
     complex matrix-vector products on a CPU run at a fraction of the real ones, and its product with
     X's transpose (contracting the rows) at a third of the same product on a transposed copy: a CG
     iteration on the 4x4 DeepFFNN's 1008 x 1072 X took 6.9 ms as X^H (X v), 2.5 ms here (2-core
-    CPU). Real X (real parameters) gets the transposed copy only."""
+    CPU). Real X (real parameters) gets the transposed copy only. The copies double the memory X
+    takes; above ``NORMAL_COPY_MAX`` entries of X the products run on X itself."""
+    if X.size > NORMAL_COPY_MAX:
+        return lambda v: _xh_dot(X, X @ v) + D * v
     if not jnp.iscomplexobj(X):
         XT = _transposed_copy(X)
         return lambda v: XT @ (X @ v) + D * v

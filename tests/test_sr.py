@@ -55,6 +55,23 @@ def test_solvers_give_the_same_update(n_samples, dtype, schedule):
         assert np.linalg.norm(delta - reference) / norm < 1e-8, name
 
 
+@pytest.mark.parametrize("dtype", ["complex128", "float64"])
+def test_cg_on_a_large_o_multiplies_by_o_itself(dtype, monkeypatch):
+    """CG's products X^H (X v) run on real copies of X laid out for them up to NORMAL_COPY_MAX
+    entries, on X itself above it: the same update either way."""
+    model = nqs.RBM(alpha=2, dtype=dtype, scale=0.2)
+    blocks, e_loc = _problem(model, 200)
+    real = dtype == "float64"
+    sr = nqs.SR(solver="cg", diag_shift=1e-2, cg_tol=1e-14, cg_maxiter=5000)
+    O = materialize(blocks)
+    copied = np.asarray(natural_gradient(sr, O, e_loc, 30, real))
+    monkeypatch.setattr(sr_module, "NORMAL_COPY_MAX", 0)
+    direct = np.asarray(natural_gradient(sr, O, e_loc, 30, real))
+    reference = _textbook(O, e_loc, 1e-2, 0.0, real)
+    for delta in (copied, direct):
+        assert np.linalg.norm(delta - reference) / np.linalg.norm(reference) < 1e-8
+
+
 @pytest.mark.parametrize("case, schedule", [("complex", None), ("real", "carleo-troyer"),
                                             ("real parameters, complex O", None)])
 def test_spring_momentum_is_sr_pulled_towards_the_previous_direction(case, schedule):
