@@ -105,6 +105,22 @@ def dense_heisenberg(lattice, basis, marshall=True):
     return heisenberg_matrix(lattice, basis, marshall).toarray()
 
 
+def compiled_gradient(sr, O, e_loc, step, real, previous=None):
+    """``nqs.sr.natural_gradient`` compiled as one function, as the VMC step runs it. Called eagerly,
+    each of its array operations would be compiled apart (~100 small compilations per call: test_sr.py
+    took 96 s that way, 52 s so)."""
+    from nqs.sr import natural_gradient
+
+    kinds = [b[0] for b in O] if isinstance(O, list) else None
+    arrays = [b[1:] for b in O] if kinds is not None else O
+
+    def f(arrays, e_loc, previous):
+        o = [(k, *a) for k, a in zip(kinds, arrays)] if kinds is not None else arrays
+        return natural_gradient(sr, o, e_loc, step, real, previous=previous)
+
+    return jax.jit(f)(arrays, e_loc, previous)
+
+
 def cli_in_process(args, cwd, monkeypatch, capsys):
     """``nqs <args>`` through the command line's own ``main`` in this process: (exit code, stdout,
     stderr), run in ``cwd`` (None: where the test is). For the bad-input cases, which fail before any

@@ -8,9 +8,9 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import nqs
-from conftest import EXACT_4x4, dense_heisenberg, random_sz0, sz0_basis
+from conftest import EXACT_4x4, compiled_gradient, dense_heisenberg, random_sz0, sz0_basis
 from nqs.models.base import flip
-from nqs.sr import materialize, natural_gradient, replica_s_and_force
+from nqs.sr import materialize, replica_s_and_force
 
 LAT = nqs.Square(4, 2, pbc=True)
 H = nqs.Heisenberg(LAT)
@@ -123,13 +123,13 @@ def test_both_replica_metrics_give_a_descent_direction(params, sampled):
     e_loc = jnp.asarray(e_loc)
     for metric in ("joint", "cross"):
         sr = nqs.SR(solver="dense", diag_shift=0.01, replica_metric=metric)
-        delta = natural_gradient(sr, [("dense", jnp.asarray(O))], e_loc, 0, True)
+        delta = compiled_gradient(sr, [("dense", jnp.asarray(O))], e_loc, 0, True)
         assert np.dot(np.asarray(delta), F) > 0  # theta - eta delta lowers the energy to first order
     # the joint metric through the structured solvers on (sample, replica) rows = the dense one
     few = [(b[0],) + tuple(x[:200] for x in b[1:]) for b in blocks]
-    dense = natural_gradient(nqs.SR(solver="dense", diag_shift=0.01), few, e_loc[:200], 0, True)
+    dense = compiled_gradient(nqs.SR(solver="dense", diag_shift=0.01), few, e_loc[:200], 0, True)
     for solver in ("kernel", "cg"):
-        other = natural_gradient(nqs.SR(solver=solver, diag_shift=0.01, cg_tol=1e-12), few, e_loc[:200], 0, True)
+        other = compiled_gradient(nqs.SR(solver=solver, diag_shift=0.01, cg_tol=1e-12), few, e_loc[:200], 0, True)
         np.testing.assert_allclose(other, dense, rtol=1e-6, atol=1e-7 * np.abs(dense).max())
 
 

@@ -24,11 +24,11 @@ def test_local_energy_equals_dense_hamiltonian_on_4x2(model):
     H = nqs.Heisenberg(nqs.Square(4, 2))
     basis = sz0_basis(8)
     params = model.init(jax.random.PRNGKey(1), 8)
-    psi = np.exp(np.asarray(jax.vmap(lambda s: model.log_psi(params, s))(jnp.asarray(basis))))
+    psi = np.exp(np.asarray(jax.jit(jax.vmap(lambda s: model.log_psi(params, s)))(jnp.asarray(basis))))
     exact = (dense_heisenberg(H.lattice, basis) @ psi) / psi
     # the model's own tables, and the engine's (with per-bond exchange tables where g has a tanh form)
     for tables in (model.tables(params), H.tables(model, params)):
-        ours = jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s)))(jnp.asarray(basis))
+        ours = jax.jit(jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s))))(jnp.asarray(basis))
         np.testing.assert_allclose(ours, exact, rtol=1e-10, atol=1e-10)
 
 

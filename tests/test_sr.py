@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nqs
-from conftest import random_sz0
+from conftest import compiled_gradient, random_sz0
 from nqs import sr as sr_module
 from nqs.sr import materialize, natural_gradient
 
@@ -45,9 +45,9 @@ def test_solvers_give_the_same_update(n_samples, dtype, schedule):
     updates = {}
     for solver in ("dense", "kernel", "cg"):
         sr = nqs.SR(solver=solver, diag_shift=1e-2, schedule=schedule, cg_tol=1e-14, cg_maxiter=5000)
-        updates[solver] = np.asarray(natural_gradient(sr, blocks, e_loc, step, real))
+        updates[solver] = np.asarray(compiled_gradient(sr, blocks, e_loc, step, real))
         # the unstructured path (O as one matrix) must agree as well
-        updates[solver + "-matrix"] = np.asarray(natural_gradient(sr, materialize(blocks), e_loc, step, real))
+        updates[solver + "-matrix"] = np.asarray(compiled_gradient(sr, materialize(blocks), e_loc, step, real))
     scale = float(nqs.SR(schedule=schedule).shift_scale(step))
     reference = _textbook(materialize(blocks), e_loc, 1e-2, scale, real)
     norm = np.linalg.norm(reference)
@@ -64,9 +64,9 @@ def test_cg_on_a_large_o_multiplies_by_o_itself(dtype, monkeypatch):
     real = dtype == "float64"
     sr = nqs.SR(solver="cg", diag_shift=1e-2, cg_tol=1e-14, cg_maxiter=5000)
     O = materialize(blocks)
-    copied = np.asarray(natural_gradient(sr, O, e_loc, 30, real))
+    copied = np.asarray(compiled_gradient(sr, O, e_loc, 30, real))
     monkeypatch.setattr(sr_module, "NORMAL_COPY_MAX", 0)
-    direct = np.asarray(natural_gradient(sr, O, e_loc, 30, real))
+    direct = np.asarray(compiled_gradient(sr, O, e_loc, 30, real))
     reference = _textbook(O, e_loc, 1e-2, 0.0, real)
     for delta in (copied, direct):
         assert np.linalg.norm(delta - reference) / np.linalg.norm(reference) < 1e-8
@@ -98,7 +98,7 @@ def test_spring_momentum_is_sr_pulled_towards_the_previous_direction(case, sched
     for solver in ("dense", "kernel", "cg"):
         sr = nqs.SR(solver=solver, diag_shift=shift, schedule=schedule, cg_tol=1e-14, cg_maxiter=5000, momentum=mu)
         for name, o in (("blocks", blocks), ("matrix", materialize(blocks))):
-            delta = np.asarray(natural_gradient(sr, o, e_loc, step, real, previous=jnp.asarray(previous)))
+            delta = np.asarray(compiled_gradient(sr, o, e_loc, step, real, previous=jnp.asarray(previous)))
             assert np.linalg.norm(delta - reference) / np.linalg.norm(reference) < 1e-8, (solver, name)
     with pytest.raises(ValueError, match="momentum"):
         nqs.SR(momentum=1.0)
@@ -204,7 +204,7 @@ def test_dense_s_built_around_an_outer_block_in_any_column_order(real, swapped, 
         monkeypatch.setattr(sr_module, "_cholesky_solve", lambda A, b: jnp.full_like(b, jnp.nan))
     for sr in (nqs.SR(solver="dense", schedule="carleo-troyer"), nqs.SR(solver="dense", diag_shift=0.01)):
         reference, A, F = _textbook(materialize(blocks), e_loc, sr.diag_shift, float(sr.shift_scale(3)), real, True)
-        delta = np.asarray(natural_gradient(sr, blocks, e_loc, 3, real))
+        delta = np.asarray(compiled_gradient(sr, blocks, e_loc, 3, real))
         # the double-precision system's solution: its residual at the refinement's tolerance (a
         # single-precision solve leaves ~1e-6), hence within cond(A) x that of the exact solution
         assert np.linalg.norm(A @ delta - F) / np.linalg.norm(F) < 1e-9

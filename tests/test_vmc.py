@@ -107,7 +107,7 @@ def test_float32_runs_in_float32_and_agrees_with_float64():
     p64 = m64.init(jax.random.PRNGKey(1), 8)
     p32 = jax.tree_util.tree_map(lambda x: x.astype(jnp.complex64), p64)
     sig = random_sz0(8, 50)
-    e = [jax.vmap(lambda s: H.local_energy(m, m.tables(p), s, m.cache(m.tables(p), s)))(jnp.asarray(sig, dt))
+    e = [jax.jit(jax.vmap(lambda s: H.local_energy(m, m.tables(p), s, m.cache(m.tables(p), s))))(jnp.asarray(sig, dt))
          for m, p, dt in ((m64, p64, jnp.float64), (m32, p32, jnp.float32))]
     np.testing.assert_allclose(np.asarray(e[1]), np.asarray(e[0]), rtol=2e-5, atol=2e-5)
 
