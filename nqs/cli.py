@@ -62,8 +62,9 @@ RUN_OPTIONS = {
     "lattice": (str, None, "4x4"),
     "open": (bool, None, False),
     "no_marshall": (bool, None, False),
-    "model": (str, ("rbm", "rbmsymm", "dbm", "ffnn", "ffnnsymm"), "rbm"),
+    "model": (str, ("rbm", "rbmsymm", "dbm", "ffnn", "ffnnsymm", "deepffnn"), "rbm"),
     "alpha": (float, "positive", 1.0),
+    "widths": (str, "widths", "2,1"),
     "alpha_deep": (float, "non-negative", 0.25),
     "symmetries": (str, RBMSymm.SYMMETRIES, "translations"),
     "samples": (int, "positive", 1024),
@@ -82,7 +83,20 @@ RUN_OPTIONS = {
 }
 
 
+def parse_widths(value, source="--widths") -> tuple:
+    """The DeepFFNN's hidden-layer widths (multiples of N) from "2,1"."""
+    try:
+        widths = tuple(float(w) for w in value.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or not all(w > 0 for w in widths):
+        raise ValueError(f"{source}: widths must be comma-separated positive multiples of N, e.g. 2,1; got {value!r}")
+    return widths
+
+
 def _check_option(key, value, source):
+    if key == "widths" and isinstance(value, list):  # a TOML array: widths = [2, 1]
+        value = ",".join(str(v) for v in value)
     kind, check, _ = RUN_OPTIONS[key]
     ok_type = isinstance(value, bool) if kind is bool else (
         isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
@@ -93,6 +107,8 @@ def _check_option(key, value, source):
         raise ValueError(f"{source}: key '{key}' must be > 0, got {value}")
     if check == "non-negative" and not value >= 0:
         raise ValueError(f"{source}: key '{key}' must be >= 0, got {value}")
+    if check == "widths":
+        parse_widths(value, source)
     if isinstance(check, tuple) and value not in check:
         raise ValueError(f"{source}: key '{key}' must be one of {', '.join(check)}, got {value!r}")
     return float(value) if kind is float else value
@@ -130,6 +146,7 @@ def build_parser():
     run.add_argument("--alpha", type=_positive_float, help="hidden-unit density M/N; the number of filters for rbmsymm "
                      "and ffnnsymm (default 1)")
     run.add_argument("--alpha-deep", type=float, help="dbm: deep-unit density M_d/N (default 0.25)")
+    run.add_argument("--widths", help="deepffnn: hidden-layer widths as multiples of N, comma-separated (default 2,1)")
     run.add_argument("--symmetries", choices=RBMSymm.SYMMETRIES,
                      help="rbmsymm, ffnnsymm: the group that ties the filters (default translations; space_group adds "
                           "rotations and reflections)")
@@ -210,6 +227,9 @@ def cmd_run(args) -> int:
     if o["symmetries"] != "translations" and o["model"] not in ("rbmsymm", "ffnnsymm"):
         raise ValueError(f"symmetries={o['symmetries']} ties the filters of --model rbmsymm or ffnnsymm; "
                          f"the {o['model']} has none (drop it or use --model rbmsymm or ffnnsymm)")
+    if o["model"] != "deepffnn" and o["widths"] != RUN_OPTIONS["widths"][2]:
+        raise ValueError(f"widths={o['widths']} are the layers of --model deepffnn; the {o['model']} has one hidden "
+                         "layer of --alpha units (drop --widths or use --model deepffnn)")
     if os.path.exists(o["out"]) and not args.force:
         raise FileExistsError(f"{o['out']} already exists; pass --force to overwrite it, --resume to continue it, "
                               "or --out for another file")
@@ -221,6 +241,7 @@ def cmd_run(args) -> int:
         "rbmsymm": lambda: nqs.RBMSymm(lattice, alpha=o["alpha"], dtype=dtype, symmetries=o["symmetries"]),
         "ffnn": lambda: nqs.FFNN(alpha=o["alpha"], dtype=dtype),
         "ffnnsymm": lambda: nqs.FFNNSymm(lattice, alpha=o["alpha"], dtype=dtype, symmetries=o["symmetries"]),
+        "deepffnn": lambda: nqs.DeepFFNN(widths=parse_widths(o["widths"]), dtype=dtype),
         # real parameters: the DBM's sampling weight must be positive
         "dbm": lambda: nqs.DBM(alpha_hidden=o["alpha"], alpha_deep=o["alpha_deep"],
                                dtype="float32" if o["float32"] else "float64"),
@@ -239,15 +260,16 @@ def cmd_run(args) -> int:
             ref = nqs.reference_energy(lattice)
             if ref is not None:
                 exact, exact_label = ref.energy_per_site, f"{ref.kind}, {ref.source}"
+    size = f"widths={o['widths']}" if o["model"] == "deepffnn" else f"alpha={o['alpha']:g}"
     print(f"nqs run: {lattice.name} Heisenberg (J=1, S.S units{', Marshall sign' if H.marshall_sign else ''}), "
-          f"{type(model).__name__} alpha={o['alpha']:g}, {o['samples']} samples x {o['steps']} steps, seed {o['seed']}")
+          f"{type(model).__name__} {size}, {o['samples']} samples x {o['steps']} steps, seed {o['seed']}")
     result = nqs.ground_state(
         H, model, n_samples=o["samples"], steps=o["steps"], seed=o["seed"], n_chains=o["chains"],
         learning_rate=o["lr"], sr=sr, out=o["out"], force=args.force, progress=not args.no_progress,
         exact=exact, command_line="nqs " + " ".join(sys.argv[1:]), checkpoint_every=o["checkpoint_every"],
     )
     png = os.path.splitext(o["out"])[0] + ".png"
-    plot_convergence(result.history, png, exact=exact, title=f"{lattice.name}, {type(model).__name__} alpha={o['alpha']:g}")
+    plot_convergence(result.history, png, exact=exact, title=f"{lattice.name}, {type(model).__name__} {size}")
     _report(result, exact, exact_label, o["out"], png)
     if o["lanczos"]:
         _print_lanczos(o["out"], "main", o["lanczos"], exact, progress=not args.no_progress)

@@ -66,6 +66,18 @@ def test_run_with_the_symmetric_feedforward_network_from_a_config_file(tmp_path,
     assert run.config["steps"] == 5 and len(run.history["energy_per_site"]) == 5 and run.config["n_samples"] == 64
 
 
+def test_run_with_the_deep_feedforward_network(tmp_path, monkeypatch, capsys):
+    """--model deepffnn with its layers' widths (multiples of N) from the command line."""
+    code, out, err = cli_in_process(["run", "--lattice", "4x2", "--model", "deepffnn", "--widths", "1,0.5", "--steps", "5",
+                                     "--samples", "64", "--no-progress", "--no-exact"], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert "DeepFFNN widths=1,0.5" in out
+    run = nqs.load(tmp_path / "run.h5").runs["main"]
+    assert run.config["model"]["type"] == "DeepFFNN" and tuple(run.config["model"]["widths"]) == (1.0, 0.5)
+    assert run.params["layer0"]["W"].shape == (8, 8) and run.params["layer1"]["W"].shape == (4, 8)
+    assert len(run.history["energy_per_site"]) == 5
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -80,6 +92,9 @@ def test_run_with_the_symmetric_feedforward_network_from_a_config_file(tmp_path,
         (["run", "--model", "rbm", "--symmetries", "space_group"], "--model rbmsymm"),
         (["run", "--model", "dbm", "--no-marshall"], "Marshall sign rule"),
         (["run", "--momentum", "1"], "momentum must be in [0, 1)"),
+        (["run", "--model", "deepffnn", "--widths", "2,x"], "widths must be comma-separated positive"),
+        (["run", "--model", "deepffnn", "--widths", "2,0"], "widths must be comma-separated positive"),
+        (["run", "--model", "ffnn", "--widths", "2"], "--model deepffnn"),
         (["run", "--lattice", "4x2", "--model", "dbm", "--lanczos", "2"], "samples hidden units"),
     ],
 )
