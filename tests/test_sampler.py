@@ -13,8 +13,8 @@ from nqs.sampler import init_state, sample
 
 def _exact(H, model, params, basis):
     tables = H.tables(model, params)
-    log_psi = jax.vmap(lambda s: model.log_psi(params, s))(basis)
-    e_loc = jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s)))(basis)
+    log_psi = jax.jit(jax.vmap(lambda s: model.log_psi(params, s)))(basis)
+    e_loc = jax.jit(jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s))))(basis)
     p = np.exp(2 * np.real(log_psi - np.max(np.real(log_psi))))
     p /= p.sum()
     return p, float(np.real(np.sum(p * e_loc)))
@@ -26,9 +26,8 @@ def _draw(H, model, params, sampler, n_per_chain, seed=0, site_tables=False, the
     ``thermalise`` sweeps."""
     state = init_state(sampler, H, jax.random.PRNGKey(seed))
     tables = model.tables(params) if site_tables else H.tables(model, params)
-    run = jax.jit(lambda st, n_discard: sample(sampler, model, tables, H, st, n_per_chain, n_discard), static_argnums=1)
-    state, _, _ = run(state, thermalise)
-    state, kept, acc = run(state, 0)
+    # the thermalising sweeps as the step's discarded ones: one compiled function
+    state, kept, acc = jax.jit(lambda st: sample(sampler, model, tables, H, st, n_per_chain, thermalise))(state)
     return np.asarray(kept), float(acc)
 
 
@@ -51,7 +50,7 @@ def test_monte_carlo_energy_and_histogram_match_exact_enumeration(shape, site_ta
 
     tables = H.tables(model, params)
     flat = jnp.asarray(kept.reshape(-1, N))
-    e_loc = jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s)))(flat)
+    e_loc = jax.jit(jax.vmap(lambda s: H.local_energy(model, tables, s, model.cache(tables, s))))(flat)
     st = nqs.statistics(np.real(e_loc).reshape(S, C))
     assert abs(float(st.mean) - e_exact) < 4 * float(st.error)
 
@@ -70,7 +69,7 @@ def test_single_flip_moves_sample_the_full_hilbert_space():
     params = model.init(jax.random.PRNGKey(2), 4)
     basis = jnp.asarray([[1.0 if (k >> i) & 1 else -1.0 for i in range(4)] for k in range(16)])
     tables = model.tables(params)
-    log_psi = jax.vmap(lambda s: model.log_psi(params, s))(basis)
+    log_psi = jax.jit(jax.vmap(lambda s: model.log_psi(params, s)))(basis)
     p = np.exp(2 * np.real(log_psi - log_psi.real.max()))
     p /= p.sum()
     kept, _ = _draw(H, model, params, nqs.Metropolis(n_chains=8192, moves="flip"), n_per_chain=1)
