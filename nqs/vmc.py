@@ -303,8 +303,7 @@ class VMC:
             real = np.finfo(jax.tree_util.tree_leaves(params)[0].dtype).dtype
             if real not in scalars:
                 scalars[real] = (jnp.asarray(self.sr.diag_shift, real), jnp.asarray(1.0, real), jnp.asarray(True))
-            flat = ravel_pytree(params)[0]
-            direction = jnp.zeros_like(flat) if self.sr.momentum > 0 else None
+            direction = jnp.zeros_like(ravel_pytree(params)[0]) if self.sr.momentum > 0 else None
             state = VMCState(params, optimizer.init(params), direction, sstate, jnp.zeros((), jnp.int32))
             new, info = program(state, *scalars[real])
             info = dict(info)
