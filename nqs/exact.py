@@ -105,7 +105,7 @@ def sector_matrix(hamiltonian: Heisenberg):
 
 def _lowest_eigenvalue(A):
     """The lowest eigenvalue of a sparse Hermitian matrix: scipy's Lanczos (ARPACK) from a fixed
-    random start, dense below 256 rows (where ARPACK needs more vectors than there are rows)."""
+    random start; dense up to 256 rows (cheap there, and ARPACK needs more rows than vectors)."""
     from scipy.sparse.linalg import eigsh
 
     if A.shape[0] <= 256:
