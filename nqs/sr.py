@@ -245,7 +245,13 @@ def _in_double(blocks, e_loc):
     in its near-null directions X v ~ 0 damps the perturbation. The direction is cast back to the
     parameters' precision by the caller.
     """
-    return [(b[0],) + tuple(_double(x) for x in b[1:]) for b in blocks], _double(e_loc)
+    converted = {}  # an array in several blocks stays one array (``_dense_structured`` looks for that)
+    def double(x):
+        if id(x) not in converted:
+            converted[id(x)] = (x, _double(x))
+        return converted[id(x)][1]
+
+    return [(b[0],) + tuple(double(x) for x in b[1:]) for b in blocks], _double(e_loc)
 
 
 def _double(x):
@@ -394,12 +400,17 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
     (Saito's FFNN: O_W = (f g' / A) sigma^T) is the transposed block of the swapped factors: S is
     built for that and its columns put back in the block's order.
 
-    S = X^H X = G / Ns - conj(m) m^T with G = O^H O and m = <O>, F = O^H (E - <E>) / Ns. G's
-    outer-by-outer block, G[(i,j),(k,l)] = sum_s U_si U_sk conj(V_sj) V_sl, is the product of the
-    pair products U_i U_k and conj(V_j) V_l, each pair once (``_outer_gram``);
-    its rows against the dense blocks' columns M, sum_s U_si conj(V_sj) M_sc, are U^T times the
-    products conj(V_j) M_c; M^H M is small. All in real GEMMs over the sample axis: for the 4x4 RBM
-    (P = 288, 256 of them in O_W) a fifth of the multiplications of X^H X.
+    S = X^H X = G / Ns - conj(m) m^T with G = O^H O and m = <O>, F = O^H (E - <E>) / Ns. A dense
+    block that is one of the outer block's factors (the RBM's a and b: sigma and t; the FFNN's b) is
+    that factor times a constant, so its columns are among those of [U, 1] (x) [V, 1]: the
+    products of the factors with a column of ones appended where such a block needs it. G on those
+    columns, G[(i,j),(k,l)] = sum_s U_si U_sk conj(V_sj) V_sl, is the product of the pair products
+    U_i U_k and conj(V_j) V_l, each pair once (``_outer_gram``); the other dense blocks' columns M
+    meet them in U^T times the products conj(V_j) M_c, and M^H M is small. All in real GEMMs over
+    the sample axis: for the 4x4 RBM (P = 288) one GEMM of 153 x 306 columns, a seventh of the
+    multiplications of X^H X, and S is gathered from it in the blocks' order. The factors are
+    recognised as the same arrays (``is``), as the models return them; a copy is treated as a block
+    of its own (the same S, more work).
 
     From ``MIXED_MIN`` unknowns up, G is built from single-precision blocks (the GEMMs at twice the
     speed: 4x4 RBM 5.1-5.5 -> 2.6-3.2 ms of its ~10 ms step on a 2-core CPU) and factorised in single
@@ -412,49 +423,68 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
     """
     ns = e_loc.shape[0]
     k = next(i for i, b in enumerate(blocks) if b[0] == "outer")
-    U, V = blocks[k][1], blocks[k][2]
-    swap = jnp.iscomplexobj(U)
+    U0, V0 = blocks[k][1], blocks[k][2]
+    swap = jnp.iscomplexobj(U0)
     if swap:
-        U, V = V, U
+        U0, V0 = V0, U0
+    n1, n2 = U0.shape[1], V0.shape[1]
     dense = [b[1] for b in blocks if b[0] == "dense"]
-    dtype = jnp.result_type(U.dtype, V.dtype, e_loc.dtype, *[a.dtype for a in dense])
+    ones_v = any(a is U0 for a in dense)  # U (x) 1 needs a column of ones after V
+    ones_u = any(a is V0 for a in dense)  # 1 (x) V needs one after U
+    others = [a for a in dense if a is not U0 and a is not V0]
+    dtype = jnp.result_type(U0.dtype, V0.dtype, e_loc.dtype, *[a.dtype for a in others])
     if real_params:  # O is real here (rows == Ns)
         dtype = jnp.real(jnp.zeros((), dtype)).dtype
     real = jnp.real(jnp.zeros((), dtype)).dtype
-    n1, n2 = U.shape[1], V.shape[1]
-    U = U.astype(real)
-    V = V.astype(dtype)
-    M = jnp.concatenate([a.astype(dtype) for a in dense], axis=1) if dense else jnp.zeros((ns, 0), dtype)
-    r = M.shape[1]
+    U = U0.astype(real)
+    V = V0.astype(dtype)
+    if ones_u:
+        U = jnp.concatenate([U, jnp.ones((ns, 1), real)], axis=1)
+    if ones_v:
+        V = jnp.concatenate([V, jnp.ones((ns, 1), dtype)], axis=1)
+    w1, w2 = U.shape[1], V.shape[1]
+    M = jnp.concatenate([a.astype(dtype) for a in others], axis=1) if others else None
     e = e_loc - jnp.mean(e_loc)
     e = jnp.real(e).astype(dtype) if real_params else e.astype(dtype)
 
-    m = jnp.concatenate([_real_times(U, V).ravel() / ns, jnp.mean(M, axis=0)])
-    F = jnp.concatenate([_real_times(U, jnp.conj(V) * e[:, None]).ravel(), _xh_dot(M, e)]) / ns
+    # where each parameter (the blocks' order) sits among the columns of [U (x) V, M]
+    grid = np.arange(w1 * w2).reshape(w1, w2)
+    index, m_col = [], w1 * w2
+    for b in blocks:
+        if b[0] == "outer":
+            index.append((grid[:n1, :n2].T if swap else grid[:n1, :n2]).ravel())
+        elif b[1] is U0:
+            index.append(grid[:n1, w2 - 1])
+        elif b[1] is V0:
+            index.append(grid[w1 - 1, :n2])
+        else:
+            index.append(np.arange(m_col, m_col + b[1].shape[1]))
+            m_col += b[1].shape[1]
+    index = np.concatenate(index)
+
+    m = _real_times(U, V).ravel() / ns
+    F = _real_times(U, jnp.conj(V) * e[:, None]).ravel()
+    if M is not None:
+        m = jnp.concatenate([m, jnp.mean(M, axis=0)])
+        F = jnp.concatenate([F, _xh_dot(M, e)])
+    m, F = m[index], F[index] / ns
     # the exact products and diag S, in double and in the blocks' order
     x_dot, xh_dot, s_diag = _centred_products(blocks, dtype)
-    # back to the blocks' column order: the outer block's columns sit at its place among the others
-    # (with swapped factors the block's column (i, j) is our (j, i))
-    lo = int(np.sum(_widths(blocks)[:k]))
-    outer = np.arange(n1 * n2).reshape(n1, n2)
-    outer = (outer.T if swap else outer).ravel()
-    order = np.concatenate([np.arange(n1 * n2, n1 * n2 + lo), outer, np.arange(n1 * n2 + lo, n1 * n2 + r)])
-    F = F[order]
     D = jnp.maximum(shift + sr.shift_scale(step) * s_diag, 1e-14)
 
     def shifted_s(U, V, M, m, D):  # S + D in the blocks' order, in the precision of V and M
-        G_ww = _outer_gram(U, V)
-        G_wr = _outer_times(U, V, M)
-        G_rr = _xh_dot(M, M)
-        G = jnp.concatenate([jnp.concatenate([G_ww, G_wr], axis=1),
-                             jnp.concatenate([jnp.conj(G_wr).T, G_rr], axis=1)], axis=0)
-        S = (G / ns - jnp.conj(m)[:, None] * m[None, :])[order][:, order]
+        G = _outer_gram(U, V)
+        if M is not None:
+            G_wr = _outer_times(U, V, M)
+            G = jnp.concatenate([jnp.concatenate([G, G_wr], axis=1),
+                                 jnp.concatenate([jnp.conj(G_wr).T, _xh_dot(M, M)], axis=1)], axis=0)
+        S = G[index][:, index] / ns - jnp.conj(m)[:, None] * m[None, :]
         return S + jnp.diag(D.astype(S.dtype))
 
-    if not _mixed(V, n1 * n2 + r):
+    if not _mixed(V, index.size):
         return _cholesky_solve(shifted_s(U, V, M, m, D), F)
     low, low_real = _low(dtype), _low(real)
-    A_low = shifted_s(U.astype(low_real), V.astype(low), M.astype(low), m.astype(low), D)
+    A_low = shifted_s(U.astype(low_real), V.astype(low), None if M is None else M.astype(low), m.astype(low), D)
     return _solve_refined(A_low, lambda v: xh_dot(x_dot(v)) + D * v, F, REFINE_TOL,
                           lambda: _cholesky_solve(shifted_s(U, V, M, m, D), F))
 
@@ -632,30 +662,62 @@ def _xh_dot(X, v):
     return jax.lax.dot_general(jnp.conj(X), v, _CONTRACT_ROWS)
 
 
+def _times(A, B, contract_rows=False):
+    """A @ B (or A^T B with ``contract_rows``), a real operand kept real: a real matrix times a
+    complex one is one real product with the complex one's real and imaginary parts side by side
+    (XLA's CPU complex products run at a fraction of its real ones, and a real factor cast to
+    complex quadruples the work)."""
+    dims = _CONTRACT_ROWS if contract_rows else (((1,), (0,)), ((), ()))
+    ca, cb = jnp.iscomplexobj(A), jnp.iscomplexobj(B)
+    if ca and cb or not (ca or cb):
+        return jax.lax.dot_general(A, B, dims)
+    if not ca:  # real A: [Re B, Im B] side by side
+        n = B.shape[1]
+        R = jax.lax.dot_general(A.astype(B.real.dtype), jnp.concatenate([B.real, B.imag], axis=1), dims)
+        return jax.lax.complex(R[:, :n], R[:, n:])
+    # complex A, real B: [Re A; Im A] stacked along A's free axis
+    axis = 1 if contract_rows else 0
+    m = A.shape[axis]
+    R = jax.lax.dot_general(jnp.concatenate([A.real, A.imag], axis=axis), B.astype(A.real.dtype), dims)
+    return jax.lax.complex(R[:m], R[m:])
+
+
 def _block_products(blocks, dtype):
     """(O v, O^H y) for O given as column blocks, in ``dtype``: an outer block costs Ns n1 n2 each way
-    (sum_k ((U V_mat) * V)_sk, and U^H diag(y) V^*), and O is never formed."""
+    (sum_k ((U V_mat) * V)_sk, and U^H diag(y) V^*), and O is never formed. A real block or factor
+    stays real (in ``dtype``'s precision) and meets a complex vector in one real product (``_times``)."""
     ns = blocks[0][1].shape[0]
-    blocks = [(b[0],) + tuple(x.astype(dtype) for x in b[1:]) for b in blocks]
+    real = jnp.real(jnp.zeros((), dtype)).dtype
+    cast = lambda x: x.astype(dtype if jnp.iscomplexobj(x) else real)  # noqa: E731
+    blocks = [(b[0],) + tuple(cast(x) for x in b[1:]) for b in blocks]
     offsets = np.cumsum([0] + _widths(blocks))
 
     def o_dot(v):  # O v, shape (Ns,)
         out = jnp.zeros((ns,), jnp.result_type(dtype, v.dtype))
         for b, lo, hi in zip(blocks, offsets[:-1], offsets[1:]):
             if b[0] == "dense":
-                out = out + b[1] @ v[lo:hi]
-            else:
-                U, V = b[1], b[2]
-                out = out + jnp.sum((U @ v[lo:hi].reshape(U.shape[1], V.shape[1])) * V, axis=1)
+                out = out + _times(b[1], v[lo:hi, None])[:, 0]
+                continue
+            A, B = b[1], b[2]
+            v_mat = v[lo:hi].reshape(A.shape[1], B.shape[1])
+            if jnp.iscomplexobj(A) and not jnp.iscomplexobj(B):  # sum_a A_sa (B v_mat^T)_sa
+                out = out + jnp.sum(A * _times(B, v_mat.T), axis=1)
+            else:  # sum_b (A v_mat)_sb B_sb
+                out = out + jnp.sum(_times(A, v_mat) * B, axis=1)
         return out
 
     def oh_dot(y):  # O^H y, shape (P,)
         parts = []
         for b in blocks:
             if b[0] == "dense":
-                parts.append(_xh_dot(b[1], y))
-            else:
-                parts.append(jax.lax.dot_general(jnp.conj(b[1]) * y[:, None], jnp.conj(b[2]), _CONTRACT_ROWS).ravel())
+                parts.append(_times(b[1], y[:, None], contract_rows=True)[:, 0] if not jnp.iscomplexobj(b[1])
+                             else _xh_dot(b[1], y))
+                continue
+            A, B = b[1], b[2]
+            if jnp.iscomplexobj(A) and not jnp.iscomplexobj(B):  # (B^T (conj(A) y))^T
+                parts.append(_times(B, jnp.conj(A) * y[:, None], contract_rows=True).T.ravel())
+            else:  # A^H (conj(B) y)
+                parts.append(_times(jnp.conj(A), jnp.conj(B) * y[:, None], contract_rows=True).ravel())
         return jnp.concatenate(parts)
 
     return o_dot, oh_dot
@@ -690,7 +752,6 @@ def _cg_structured(sr, shift, blocks, e_loc, step, real_params):
     dtype = jnp.result_type(*[b[i].dtype for b in blocks for i in range(1, len(b))])
     if not real_params:
         dtype = jnp.result_type(dtype, jnp.complex64)
-    blocks = [(b[0],) + tuple(x.astype(dtype) for x in b[1:]) for b in blocks]
     x_dot, xh_dot, s_diag = _centred_products(blocks, dtype)
 
     def real_part(x):

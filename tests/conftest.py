@@ -111,11 +111,23 @@ def compiled_gradient(sr, O, e_loc, step, real, previous=None):
     took 96 s that way, 52 s so)."""
     from nqs.sr import natural_gradient
 
-    kinds = [b[0] for b in O] if isinstance(O, list) else None
-    arrays = [b[1:] for b in O] if kinds is not None else O
+    if not isinstance(O, list):
+        return jax.jit(lambda O, e_loc, previous: natural_gradient(sr, O, e_loc, step, real, previous=previous))(
+            O, e_loc, previous)
+    # each distinct array passed once and the blocks rebuilt inside, so that an array in two blocks
+    # is one array there too, as in the blocks a model returns within the VMC step
+    arrays, where = [], []
+    for b in O:
+        where.append([])
+        for x in b[1:]:
+            i = next((i for i, y in enumerate(arrays) if y is x), None)
+            if i is None:
+                arrays.append(x)
+                i = len(arrays) - 1
+            where[-1].append(i)
 
     def f(arrays, e_loc, previous):
-        o = [(k, *a) for k, a in zip(kinds, arrays)] if kinds is not None else arrays
+        o = [(b[0], *[arrays[i] for i in w]) for b, w in zip(O, where)]
         return natural_gradient(sr, o, e_loc, step, real, previous=previous)
 
     return jax.jit(f)(arrays, e_loc, previous)

@@ -179,10 +179,11 @@ def test_refined_solve_falls_back_to_double_precision():
     assert np.all(np.asarray(unreachable) == 0.0)
 
 
+@pytest.mark.parametrize("factors", ["shared", "copied"])
 @pytest.mark.parametrize("size", ["double", "mixed"])
 @pytest.mark.parametrize("swapped", [False, True], ids=["real-first", "real-second"])
 @pytest.mark.parametrize("real", [False, True])
-def test_dense_s_built_around_an_outer_block_in_any_column_order(real, swapped, size, monkeypatch):
+def test_dense_s_built_around_an_outer_block_in_any_column_order(real, swapped, size, factors, monkeypatch):
     """The dense solver builds S from the blocks around their one outer block (sr._dense_structured,
     O never formed); with the outer block between dense ones, and with its real factor first (the
     RBM's sigma t^T) or second (Saito's FFNN), the update is the one from O itself. From MIXED_MIN
@@ -196,8 +197,16 @@ def test_dense_s_built_around_an_outer_block_in_any_column_order(real, swapped, 
     # a mean of O well above its fluctuations, as the RBM's t = tanh(theta) has
     V = jnp.asarray(0.8 + 0.3 * rng.normal(size=(ns, n2)) + (0 if real else 1j * (0.5 + 0.3 * rng.normal(size=(ns, n2)))))
     Z = jnp.asarray(rng.normal(size=(ns, 2)) + (0 if real else 1j * rng.normal(size=(ns, 2))))
-    blocks = [("dense", U), ("dense", Z), ("outer", V, U) if swapped else ("outer", U, V), ("dense", V)]
+    outer = ("outer", V, U) if swapped else ("outer", U, V)
+    if factors == "shared":  # the dense blocks are the outer block's factors (the RBM's a and b)
+        blocks = [("dense", U), ("dense", Z), outer, ("dense", V)]
+    else:  # equal arrays, not the same ones: blocks of their own
+        blocks = [("dense", U + 0), ("dense", Z), outer, ("dense", V + 0)]
     assert sr_module._outer_gram_applies(blocks)
+    grams = []  # the factors S is built from: with a column of ones each when shared
+    outer_gram = sr_module._outer_gram
+    monkeypatch.setattr(sr_module, "_outer_gram",
+                        lambda U, V: grams.append(tuple(sorted((U.shape[1], V.shape[1])))) or outer_gram(U, V))
     assert sr_module._mixed(V.astype(jnp.complex128), sum(sr_module._widths(blocks))) == (size == "mixed")
     e_loc = jnp.asarray(rng.normal(size=ns) + 1j * rng.normal(size=ns))
     if size == "mixed":
@@ -209,3 +218,4 @@ def test_dense_s_built_around_an_outer_block_in_any_column_order(real, swapped, 
         # single-precision solve leaves ~1e-6), hence within cond(A) x that of the exact solution
         assert np.linalg.norm(A @ delta - F) / np.linalg.norm(F) < 1e-9
         assert np.linalg.norm(delta - reference) / np.linalg.norm(reference) < 1e-7
+    assert set(grams) == {tuple(sorted((n1 + 1, n2 + 1) if factors == "shared" else (n1, n2)))}
