@@ -10,14 +10,17 @@ Energies are per site in units of J with S = sigma/2; NetKet's Heisenberg report
 
 import os as _os
 
-# XLA's CPU thread pool spins after each GEMM; OpenBLAS threads under the LAPACK calls that jax makes
-# (Cholesky in SR) would then fight it for the cores and triple the cost of a solve. One BLAS thread
-# is the fast choice for the small dense systems of VMC. (Two threads that sleep soon after a call,
-# OPENBLAS_THREAD_TIMEOUT=16, factorise the 6x6 RBM's 1008 x 1008 kernel in 13 ms instead of 19 and
-# took its step from 40-48 to 36-38 ms, but the 4x4 step, whose 288 x 288 system they wake up for,
-# from 12-14 to 14-17 ms: measured in alternating processes on 2 cores, 2026-11-29.) Only a default:
-# the user's setting wins, and it must be set before numpy/scipy are first imported.
-_os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# OpenBLAS's threads (under the LAPACK calls jax makes: SR's Cholesky and triangular solves) busy-wait
+# 2^28 cycles (~0.1 s) after each call by default, and XLA's CPU thread pool spins after each of its
+# own operations: the two fought for the cores and tripled the cost of a solve, so nqs used to run
+# LAPACK on one thread. With OPENBLAS_THREAD_TIMEOUT=16 OpenBLAS's threads sleep after 2^16 cycles
+# (~20 us) instead, and the factorisation of a large SR system uses the cores XLA leaves idle during
+# it: the 6x6 steps, whose 1008 x 1008 minSR kernel is factorised, went 58-60 -> 46-57 ms (RBM, three
+# alternated pairs) and 65 -> 51-52 ms (FFNN, two) on 2 cores; the 4x4, DeepFFNN and 10x10 steps
+# did not move (2026-11-30). The thread count stays OpenBLAS's own (the cores available;
+# OPENBLAS_NUM_THREADS or OMP_NUM_THREADS if set). Only a default: your setting wins, and it must be
+# in the environment before scipy's OpenBLAS is loaded (by jax, on ``import nqs``).
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")
 
 from . import _malloc  # noqa: E402
 

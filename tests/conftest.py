@@ -5,11 +5,17 @@ import os
 import shutil
 import tempfile
 
-import jax
-import numpy as np
-import pytest
+# One BLAS thread per pytest-xdist worker: the workers (``-n auto``) already take a core each, and
+# OpenBLAS's own threads on top of them would oversubscribe the cores. Set before jax loads scipy's
+# OpenBLAS; ``nqs run`` and the Python API keep OpenBLAS's default (nqs/__init__.py).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import nqs
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import nqs  # noqa: E402
 
 EXACT_4x4 = -0.70178020  # Sandvik 1997, per site, S.S units
 
