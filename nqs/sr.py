@@ -462,8 +462,8 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
             m_col += b[1].shape[1]
     index = np.concatenate(index)
 
-    m = _real_times(U, V).ravel() / ns
-    F = _real_times(U, jnp.conj(V) * e[:, None]).ravel()
+    m = _times(U, V, contract_rows=True).ravel() / ns
+    F = _times(U, jnp.conj(V) * e[:, None], contract_rows=True).ravel()
     if M is not None:
         m = jnp.concatenate([m, jnp.mean(M, axis=0)])
         F = jnp.concatenate([F, _xh_dot(M, e)])
@@ -487,16 +487,6 @@ def _dense_structured(sr, shift, blocks, e_loc, step, real_params):
     A_low = shifted_s(U.astype(low_real), V.astype(low), None if M is None else M.astype(low), m.astype(low), D)
     return _solve_refined(A_low, lambda v: xh_dot(x_dot(v)) + D * v, F, REFINE_TOL,
                           lambda: _cholesky_solve(shifted_s(U, V, M, m, D), F))
-
-
-def _real_times(U, B):
-    """U^T B over the sample axis for real U (Ns, n) and B (Ns, c), complex B as one real product of
-    its real and imaginary parts side by side (XLA's CPU complex GEMM is several times slower)."""
-    if not jnp.iscomplexobj(B):
-        return jax.lax.dot_general(U.astype(B.dtype), B, _CONTRACT_ROWS)
-    c = B.shape[1]
-    R = jax.lax.dot_general(U.astype(B.real.dtype), jnp.concatenate([B.real, B.imag], axis=1), _CONTRACT_ROWS)
-    return jax.lax.complex(R[:, :c], R[:, c:])
 
 
 def _pair_products(A, B=None):
@@ -545,7 +535,7 @@ def _outer_times(U, V, M):
     ns, n1 = U.shape
     n2, r = V.shape[1], M.shape[1]
     if not (jnp.iscomplexobj(V) or jnp.iscomplexobj(M)):
-        return _real_times(U, (V[:, :, None] * M[:, None, :]).reshape(ns, n2 * r)).reshape(n1 * n2, r)
+        return _times(U, (V[:, :, None] * M[:, None, :]).reshape(ns, n2 * r), contract_rows=True).reshape(n1 * n2, r)
     V, M = V.astype(jnp.result_type(V.dtype, M.dtype)), M.astype(jnp.result_type(V.dtype, M.dtype))
     Vr, Vi, Mr, Mi = jnp.real(V), jnp.imag(V), jnp.real(M), jnp.imag(M)
     re = Vr[:, :, None] * Mr[:, None, :] + Vi[:, :, None] * Mi[:, None, :]
@@ -675,7 +665,8 @@ def _times(A, B, contract_rows=False):
     dims = _CONTRACT_ROWS if contract_rows else (((1,), (0,)), ((), ()))
     ca, cb = jnp.iscomplexobj(A), jnp.iscomplexobj(B)
     if ca and cb or not (ca or cb):
-        return jax.lax.dot_general(A, B, dims)
+        dtype = jnp.result_type(A.dtype, B.dtype)
+        return jax.lax.dot_general(A.astype(dtype), B.astype(dtype), dims)
     if not ca:  # real A: [Re B, Im B] side by side
         n = B.shape[1]
         R = jax.lax.dot_general(A.astype(B.real.dtype), jnp.concatenate([B.real, B.imag], axis=1), dims)
