@@ -706,8 +706,7 @@ def _block_products(blocks, dtype):
         parts = []
         for b in blocks:
             if b[0] == "dense":
-                parts.append(_times(b[1], y[:, None], contract_rows=True)[:, 0] if not jnp.iscomplexobj(b[1])
-                             else _xh_dot(b[1], y))
+                parts.append(_times(jnp.conj(b[1]), y[:, None], contract_rows=True)[:, 0])
                 continue
             A, B = b[1], b[2]
             if jnp.iscomplexobj(A) and not jnp.iscomplexobj(B):  # (B^T (conj(A) y))^T

@@ -279,16 +279,11 @@ class VMC:
         the driver can make the step more cautious after a divergence without recompiling.
         """
         program = self._program
-        scalars = {}  # (shift, lr_scale, dtype) -> the device scalars, made once
+        scalars = {}
 
         def step(state: VMCState, diag_shift=None, lr_scale=1.0):
             shift = self.sr.diag_shift if diag_shift is None else diag_shift
-            # in the parameters' own precision: a float64 scalar would promote a float32 run
-            real = np.finfo(jax.tree_util.tree_leaves(state.params)[0].dtype).dtype
-            key = (float(shift), float(lr_scale), real)
-            if key not in scalars:  # no eager array operations per step (~1 ms of a 10 ms 4x4 step)
-                scalars[key] = (jnp.asarray(shift, real), jnp.asarray(lr_scale, real), jnp.asarray(False))
-            return program(state, *scalars[key])
+            return program(state, *_program_scalars(scalars, state.params, shift, lr_scale, False))
 
         return step
 
@@ -300,17 +295,25 @@ class VMC:
         scalars = {}
 
         def evaluate(params, sstate):
-            real = np.finfo(jax.tree_util.tree_leaves(params)[0].dtype).dtype
-            if real not in scalars:
-                scalars[real] = (jnp.asarray(self.sr.diag_shift, real), jnp.asarray(1.0, real), jnp.asarray(True))
             direction = jnp.zeros_like(ravel_pytree(params)[0]) if self.sr.momentum > 0 else None
             state = VMCState(params, optimizer.init(params), direction, sstate, jnp.zeros((), jnp.int32))
-            new, info = program(state, *scalars[real])
+            new, info = program(state, *_program_scalars(scalars, params, self.sr.diag_shift, 1.0, True))
             info = dict(info)
             info.pop("finite")
             return new.sampler, info
 
         return evaluate
+
+
+def _program_scalars(cache, params, diag_shift, lr_scale, measure_only):
+    """The scalar arguments of ``VMC._program`` as device arrays, made once per value in ``cache``
+    (no eager array operations per step: ~1 ms of a 10 ms 4x4 step), the shift and learning-rate
+    factor in the parameters' own precision (a float64 scalar would promote a float32 run)."""
+    real = np.finfo(jax.tree_util.tree_leaves(params)[0].dtype).dtype
+    key = (float(diag_shift), float(lr_scale), real, bool(measure_only))
+    if key not in cache:
+        cache[key] = (jnp.asarray(diag_shift, real), jnp.asarray(lr_scale, real), jnp.asarray(bool(measure_only)))
+    return cache[key]
 
 
 @dataclass
