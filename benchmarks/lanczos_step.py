@@ -16,9 +16,12 @@ import argparse
 import os
 import time
 
-import optax
+# nqs alone in this process: its sampling loops compiled whole, as `nqs run` has them (nqs/_xla.py)
+os.environ.setdefault("NQS_XLA_TUNING", "1")
 
-import nqs
+import optax  # noqa: E402
+
+import nqs  # noqa: E402
 
 
 def main(argv=None):

@@ -7,8 +7,11 @@ Energies are per site in units of J with S = sigma/2 (NetKet's Heisenberg report
 
 import os
 
-import nqs
-from nqs.plot import plot_convergence
+# nqs alone in this process: its sampling loops compiled whole, as `nqs run` has them (nqs/_xla.py)
+os.environ.setdefault("NQS_XLA_TUNING", "1")
+
+import nqs  # noqa: E402
+from nqs.plot import plot_convergence  # noqa: E402
 
 H = nqs.Heisenberg(nqs.Square(4, 4, pbc=True))  # J = 1, Marshall sign rule on
 exact = nqs.ground_state_energy(H)  # -0.70178020 (Lanczos in the Sz = 0 sector)
