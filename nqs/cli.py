@@ -187,15 +187,29 @@ def build_parser():
     return ap
 
 
-def _run_options(args) -> dict:
+def _run_options(args) -> tuple[dict, set]:
+    """The run's options (defaults, then the config file, then the command line) and the keys the
+    user set in either."""
     opts = {k: v[2] for k, v in RUN_OPTIONS.items()}
+    given = set()
     if args.config:
-        opts.update(load_run_config(args.config))
+        from_file = load_run_config(args.config)
+        opts.update(from_file)
+        given.update(from_file)
     for key in RUN_OPTIONS:
         value = getattr(args, key, None)
         if value is not None:
             opts[key] = _check_option(key, value, "command line")
-    return opts
+            given.add(key)
+    return opts, given
+
+
+# options that belong to some ansätze only: setting one for another ansatz is refused, not ignored
+MODEL_OPTIONS = {
+    "symmetries": (("rbmsymm", "ffnnsymm"), "ties the filters of --model rbmsymm or ffnnsymm"),
+    "widths": (("deepffnn",), "are the layers of --model deepffnn"),
+    "alpha_deep": (("dbm",), "is the deep layer's density of --model dbm"),
+}
 
 
 def _report(result, exact, exact_label, out, png):
@@ -223,13 +237,12 @@ def cmd_run(args) -> int:
         if args.lanczos:
             _print_lanczos(args.resume, "main", args.lanczos, result.exact, progress=not args.no_progress)
         return 0
-    o = _run_options(args)
-    if o["symmetries"] != "translations" and o["model"] not in ("rbmsymm", "ffnnsymm"):
-        raise ValueError(f"symmetries={o['symmetries']} ties the filters of --model rbmsymm or ffnnsymm; "
-                         f"the {o['model']} has none (drop it or use --model rbmsymm or ffnnsymm)")
-    if o["model"] != "deepffnn" and o["widths"] != RUN_OPTIONS["widths"][2]:
-        raise ValueError(f"widths={o['widths']} are the layers of --model deepffnn; the {o['model']} has one hidden "
-                         "layer of --alpha units (drop --widths or use --model deepffnn)")
+    o, given = _run_options(args)
+    for key, (models, what) in MODEL_OPTIONS.items():
+        if key in given and o["model"] not in models:
+            flag = "--" + key.replace("_", "-")
+            raise ValueError(f"{key}={o[key]} {what}, not of the {o['model']} (drop {flag} or use "
+                             f"--model {' or '.join(models)})")
     if os.path.exists(o["out"]) and not args.force:
         raise FileExistsError(f"{o['out']} already exists; pass --force to overwrite it, --resume to continue it, "
                               "or --out for another file")

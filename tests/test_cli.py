@@ -97,6 +97,10 @@ def test_run_with_the_deep_feedforward_network(tmp_path, monkeypatch, capsys):
         (["run", "--model", "deepffnn", "--widths", "2,x"], "widths must be comma-separated positive"),
         (["run", "--model", "deepffnn", "--widths", "2,0"], "widths must be comma-separated positive"),
         (["run", "--model", "ffnn", "--widths", "2"], "--model deepffnn"),
+        # an option of another ansatz is refused even at its default value, not silently ignored
+        (["run", "--model", "ffnn", "--widths", "2,1"], "drop --widths or use --model deepffnn"),
+        (["run", "--model", "rbm", "--symmetries", "translations"], "drop --symmetries"),
+        (["run", "--model", "rbmsymm", "--alpha-deep", "0.25"], "drop --alpha-deep or use --model dbm"),
         (["run", "--lattice", "4x2", "--model", "dbm", "--lanczos", "2"], "samples hidden units"),
     ],
 )
@@ -104,6 +108,16 @@ def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys,
     code, _, err = cli_in_process([*args, "--no-progress"], tmp_path, monkeypatch, capsys)
     assert code == 2
     assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run.h5").exists()
+
+
+def test_a_config_file_option_of_another_ansatz_is_refused(tmp_path, monkeypatch, capsys):
+    """A config file that sets the DeepFFNN's widths (here at their default) for an RBM run is
+    refused with the key named, as on the command line, and no file is written."""
+    (tmp_path / "c.toml").write_text('lattice = "4x2"\nmodel = "rbm"\nwidths = [2, 1]\n')
+    code, _, err = cli_in_process(["run", "c.toml", "--no-progress"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and "widths=2,1 are the layers of --model deepffnn, not of the rbm" in err
     assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "run.h5").exists()
 
