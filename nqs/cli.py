@@ -69,6 +69,7 @@ RUN_OPTIONS = {
     "symmetries": (str, RBMSymm.SYMMETRIES, "translations"),
     "samples": (int, "positive", 1024),
     "chains": (int, "positive", 16),
+    "sweep_size": (int, "positive", None),
     "steps": (int, "positive", 300),
     "lr": (float, "positive", 0.05),
     "diag_shift": (float, "non-negative", 0.01),
@@ -152,6 +153,9 @@ def build_parser():
                           "rotations and reflections)")
     run.add_argument("--samples", type=_positive_int, help="samples per step (default 1024)")
     run.add_argument("--chains", type=_positive_int, help="Markov chains (default 16)")
+    run.add_argument("--sweep-size", type=_positive_int, metavar="MOVES",
+                     help="Metropolis proposals per chain between kept samples (default N, one sweep; fewer: "
+                          "cheaper steps, more correlated samples, as the file's tau shows)")
     run.add_argument("--steps", type=_positive_int, help="optimisation steps (default 300; with --resume: the total)")
     run.add_argument("--lr", type=_positive_float, help="learning rate (default 0.05)")
     run.add_argument("--diag-shift", type=float, help="constant SR diagonal shift (default 0.01)")
@@ -277,7 +281,8 @@ def cmd_run(args) -> int:
     print(f"nqs run: {lattice.name} Heisenberg (J=1, S.S units{', Marshall sign' if H.marshall_sign else ''}), "
           f"{type(model).__name__} {size}, {o['samples']} samples x {o['steps']} steps, seed {o['seed']}")
     result = nqs.ground_state(
-        H, model, n_samples=o["samples"], steps=o["steps"], seed=o["seed"], n_chains=o["chains"],
+        H, model, n_samples=o["samples"], steps=o["steps"], seed=o["seed"],
+        sampler=nqs.Metropolis(n_chains=o["chains"], sweep_size=o["sweep_size"]),
         learning_rate=o["lr"], sr=sr, out=o["out"], force=args.force, progress=not args.no_progress,
         exact=exact, command_line="nqs " + " ".join(sys.argv[1:]), checkpoint_every=o["checkpoint_every"],
     )

@@ -56,13 +56,13 @@ def test_run_with_the_symmetric_feedforward_network_from_a_config_file(tmp_path,
     """The options from a TOML file (keys with underscores), the command line overriding one of them;
     a Lanczos step on the final state after the run (``lanczos = ROUNDS``)."""
     (tmp_path / "c.toml").write_text('lattice = "4x2"\nmodel = "ffnnsymm"\nalpha = 2\nsymmetries = "space_group"\n'
-                                     'steps = 3\nsamples = 64\nout = "cfg.h5"\nlanczos = 2\n')
+                                     'steps = 3\nsamples = 64\nout = "cfg.h5"\nlanczos = 2\nsweep_size = 4\n')
     code, out, err = cli_in_process(["run", "c.toml", "--steps", "5", "--no-progress"], tmp_path, monkeypatch, capsys)
     assert code == 0, err
     assert "main, one Lanczos step on 128 fresh samples at step 5: E/N = " in out and "rel. error" in out
     run = nqs.load(tmp_path / "cfg.h5").runs["main"]
     assert run.config["model"]["type"] == "FFNNSymm" and run.config["model"]["symmetries"] == "space_group"
-    assert run.params["W"].shape == (2, 8)
+    assert run.params["W"].shape == (2, 8) and run.config["sampler"]["sweep_size"] == 4
     assert run.config["steps"] == 5 and len(run.history["energy_per_site"]) == 5 and run.config["n_samples"] == 64
 
 
@@ -87,6 +87,7 @@ def test_run_with_the_deep_feedforward_network(tmp_path, monkeypatch, capsys):
         (["run", "--lattice", "3x4"], "odd periodic length"),
         (["run", "--alpha", "0"], "must be > 0"),
         (["run", "--steps", "-3"], "must be > 0"),
+        (["run", "--sweep-size", "0"], "must be > 0"),
         (["run", "--lattice", "6x6", "--model", "rbm", "--samples", "8"], "n_samples"),
         (["run", "--lattice", "1x1"], "single site"),
         (["run", "--model", "dbm", "--alpha-deep", "-1"], "alpha_deep"),
